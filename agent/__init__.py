@@ -1,0 +1,1 @@
+"""Training: configs, acting, replay, targets, losses, the training loop, checkpoints."""

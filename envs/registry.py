@@ -1,0 +1,37 @@
+"""`envs.make(name, **kwargs)`: build a registered env by name."""
+from __future__ import annotations
+
+from typing import Callable
+
+from envs.base import Env
+from envs.cartpole import CartPole
+from envs.toy import Bandit, Chain
+
+_REGISTRY: dict[str, Callable[..., Env]] = {
+    "cartpole": CartPole,
+    "chain": Chain,
+    "bandit": Bandit,
+}
+
+
+def register(name: str, constructor: Callable[..., Env]) -> None:
+    """Adds a user env under `name`, so `make(name)` and the CLI can build it."""
+    if name in _REGISTRY:
+        raise ValueError(f"env name {name!r} is already registered")
+    _REGISTRY[name] = constructor
+
+
+def names() -> list[str]:
+    """The registered env names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def make(name: str, **kwargs) -> Env:
+    """Returns a new env; an unknown name raises with the list of valid ones."""
+    key = name.lower().replace("-v1", "")
+    if key not in _REGISTRY:
+        raise ValueError(f"unknown env {name!r}; valid names: {', '.join(names())}")
+    try:
+        return _REGISTRY[key](**kwargs)
+    except TypeError as err:
+        raise TypeError(f"envs.make({name!r}): {err}") from None

@@ -1,0 +1,16 @@
+"""The planner and the objective it maximises.
+
+Public API:
+  plan, PlannerConfig, SearchOutput                    -- search (mctx Gumbel / PUCT)
+  Objective, LearnedValue, FeatureValue, Constant, Blend, ModelReward, FeatureReward,
+  Leaf, Edge, ValueFn, RewardFn                        -- the objective seam
+  LearnedModel, SimulatorModel, NodeEval               -- world models to plan through
+"""
+from search.models import LearnedModel, NodeEval, SimulatorModel
+from search.objective import (Blend, Constant, Edge, FeatureReward, FeatureValue, Leaf, LearnedValue,
+                              ModelReward, Objective, RewardFn, ValueFn)
+from search.planner import PlannerConfig, SearchOutput, plan
+
+__all__ = ["plan", "PlannerConfig", "SearchOutput", "Objective", "LearnedValue", "FeatureValue",
+           "Constant", "Blend", "ModelReward", "FeatureReward", "Leaf", "Edge", "ValueFn", "RewardFn",
+           "LearnedModel", "SimulatorModel", "NodeEval"]

@@ -1,0 +1,141 @@
+"""World-model adapters: what the planner steps through inside the tree.
+
+A world model answers three questions, each on a batch:
+
+    root(params, root_input)        -> NodeEval           # the root node
+    step(params, embedding, action) -> (reward [B], alive [B], NodeEval)
+    features(params, embedding)     -> [B, F]
+
+`NodeEval` carries the node's embedding, its prior logits, the learned value
+(None when the model has none) and its legal actions. `alive` is 0 where the
+edge ended the episode (the search then discounts everything beyond it away).
+
+Two models ship: `LearnedModel` (MuZero's representation/dynamics/prediction
+networks; embedding = latent) and `SimulatorModel` (the true dynamics of a JAX
+env; embedding = env state, features exact).
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from envs.base import Env, State
+from networks.support import logits_to_scalar
+
+
+class NodeEval(NamedTuple):
+    """What a world model says about a batch of nodes.
+
+    embedding: pytree with leading dim B.
+    prior_logits: [B, A] float32.
+    learned_value: [B] float32 or None.
+    action_mask: [B, A] bool, or None when every action is always legal.
+    """
+
+    embedding: Any
+    prior_logits: jax.Array
+    learned_value: jax.Array | None
+    action_mask: jax.Array | None
+
+
+class LearnedModel:
+    """The MuZero world model: a `networks.MuZeroMLP` split into (graphdef, params).
+
+    `params` passed to the planner is the network's `nnx.State`. The root input
+    is a batch of observations [B, *observation_shape].
+    """
+
+    has_value_head = True
+    masks_interior = False  # a learned latent has no legality; the root mask comes from the env
+
+    def __init__(self, graphdef: Any, observation_shape: tuple[int, ...], num_actions: int):
+        self.graphdef = graphdef
+        self.observation_shape = tuple(observation_shape)
+        self.num_actions = int(num_actions)
+
+    @classmethod
+    def from_network(cls, network: nnx.Module, observation_shape, num_actions) -> tuple["LearnedModel", Any]:
+        """Returns (model, params) for an NNX network instance."""
+        graphdef, params = nnx.split(network)
+        return cls(graphdef, observation_shape, num_actions), params
+
+    def net(self, params):
+        return nnx.merge(self.graphdef, params)
+
+    def check_root_input(self, root_input: Any) -> int:
+        shape = getattr(root_input, "shape", None)
+        if shape is None or tuple(shape[1:]) != self.observation_shape or len(shape) < 1:
+            raise ValueError(
+                f"plan() got observations of shape {shape}; the learned model expects "
+                f"[B, {', '.join(map(str, self.observation_shape))}] (a batch of "
+                f"env.observation_shape={self.observation_shape}); add a batch axis with obs[None] "
+                f"for a single observation")
+        return int(shape[0])
+
+    def _evaluate(self, net, latent) -> NodeEval:
+        policy_logits, value_logits = net.predict(latent)
+        return NodeEval(latent, policy_logits, logits_to_scalar(value_logits), None)
+
+    def root(self, params, observation) -> NodeEval:
+        net = self.net(params)
+        return self._evaluate(net, net.represent(observation))
+
+    def step(self, params, embedding, action):
+        net = self.net(params)
+        latent, reward_logits = net.dynamics(embedding, action)
+        reward = logits_to_scalar(reward_logits)
+        alive = jnp.ones_like(reward)
+        return reward, alive, self._evaluate(net, latent)
+
+    def features(self, params, embedding) -> jax.Array:
+        return self.net(params).decode_features(embedding)
+
+
+class SimulatorModel:
+    """The true simulator of a JAX env: embedding = the env's `State`.
+
+    The root input is a batched env `State` (from `jax.vmap(env.reset)`).
+    Priors are uniform and there is no learned value, so the objective's value
+    must be hand-specified (`FeatureValue`, `Constant`). Illegal actions are
+    masked at every node, using the env's own action mask.
+    """
+
+    has_value_head = False
+    masks_interior = True
+
+    def __init__(self, env: Env):
+        self.env = env
+        self.num_actions = int(env.num_actions)
+
+    def check_root_input(self, root_input: Any) -> int:
+        if not isinstance(root_input, State):
+            raise ValueError(
+                f"plan() with SimulatorModel needs a batched env State (from jax.vmap(env.reset)), "
+                f"got {type(root_input).__name__}")
+        shape = root_input.step_count.shape
+        if len(shape) != 1:
+            raise ValueError(f"plan() with SimulatorModel needs a batch of states with a leading axis; "
+                             f"step_count has shape {shape}: use jax.vmap(env.reset)(keys)")
+        return int(shape[0])
+
+    def _evaluate(self, state: State) -> NodeEval:
+        batch = state.step_count.shape[0]
+        uniform = jnp.zeros((batch, self.num_actions), jnp.float32)
+        return NodeEval(state, uniform, None, jax.vmap(self.env.action_mask)(state))
+
+    def root(self, params, state: State) -> NodeEval:
+        del params
+        return self._evaluate(state)
+
+    def step(self, params, embedding: State, action):
+        del params
+        next_state, ts = jax.vmap(self.env.step)(embedding, action)
+        alive = 1.0 - ts.done.astype(jnp.float32)
+        return ts.reward, alive, self._evaluate(next_state)
+
+    def features(self, params, embedding: State) -> jax.Array:
+        del params
+        return jax.vmap(self.env.features)(embedding)

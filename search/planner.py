@@ -1,0 +1,205 @@
+"""The planner: mctx's Gumbel MuZero (default) or PUCT search under an Objective.
+
+    out = plan(params, key, root_input, model=model, objective=objective, config=config)
+    out.action [B], out.action_weights [B, A], out.root_value [B], out.tree (mctx.Tree)
+
+Leaf values and edge rewards come from the objective, never straight from the
+networks. Illegal actions are masked at the root (mctx does this) and, for
+models that know legality (the true simulator), at interior nodes too: mctx
+masks only the root, so we mark illegal children with mctx's own masked-logit
+value and wrap the Q-transform so that they can never win the argmax.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import mctx
+
+from search.objective import Edge, Leaf, Objective, call_reward_fn, call_value_fn
+
+# The logit mctx gives masked actions (policies._mask_invalid_actions); we use the
+# same marker for interior nodes, so one test finds illegal children everywhere.
+MASKED_LOGIT = float(jnp.finfo(jnp.float32).min)
+# What an illegal child's Q becomes inside action selection: below any real Q.
+MASKED_Q = -1e9
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """How the tree search runs."""
+
+    policy: Literal["gumbel", "muzero"] = "gumbel"
+    """'gumbel': Gumbel MuZero (sequential halving at the root; policy improvement
+    with few simulations). 'muzero': PUCT with Dirichlet noise at the root."""
+    num_simulations: int = 16
+    """Simulations (node expansions) per search."""
+    max_depth: int | None = None
+    """Cap on the depth a simulation descends (None: no cap beyond num_simulations)."""
+    max_num_considered_actions: int = 16
+    """Gumbel: actions sampled at the root for sequential halving."""
+    gumbel_scale: float = 1.0
+    """Gumbel: noise scale at the root; 0 gives a deterministic (evaluation) search."""
+    dirichlet_alpha: float = 0.3
+    """PUCT: concentration of the root Dirichlet noise."""
+    dirichlet_fraction: float = 0.25
+    """PUCT: weight of the Dirichlet noise in the root prior (0 for evaluation)."""
+    pb_c_init: float = 1.25
+    """PUCT: exploration constant c1."""
+    pb_c_base: float = 19652.0
+    """PUCT: exploration constant c2."""
+    temperature: float = 1.0
+    """PUCT: act proportionally to visits^(1/temperature); 0 is greedy."""
+
+    def __post_init__(self):
+        if self.policy not in ("gumbel", "muzero"):
+            raise ValueError(f"PlannerConfig.policy must be 'gumbel' or 'muzero', got {self.policy!r}")
+        if self.num_simulations < 1:
+            raise ValueError(f"PlannerConfig.num_simulations must be >= 1, got {self.num_simulations}")
+        if self.max_depth is not None and self.max_depth < 1:
+            raise ValueError(f"PlannerConfig.max_depth must be >= 1 or None, got {self.max_depth}")
+
+
+class SearchOutput(NamedTuple):
+    """The result of one batched search.
+
+    action: [B] int32, the action to take.
+    action_weights: [B, A] float32, the policy target the search proposes.
+    root_value: [B] float32, the search's value estimate of the root.
+    leaf_value: [B] float32, the objective's value of the root before search.
+    tree: the `mctx.Tree` ([B, N, ...]), for inspection and rendering.
+    """
+
+    action: jax.Array
+    action_weights: jax.Array
+    root_value: jax.Array
+    leaf_value: jax.Array
+    tree: mctx.Tree
+
+
+def mask_logits(logits: jax.Array, action_mask: jax.Array | None) -> jax.Array:
+    """[B, A] logits with illegal actions set to MASKED_LOGIT (as mctx does at the root)."""
+    if action_mask is None:
+        return logits
+    logits = logits - jnp.max(logits, axis=-1, keepdims=True)
+    return jnp.where(action_mask, logits, MASKED_LOGIT)
+
+
+def interior_masked(qtransform):
+    """Wraps an mctx Q-transform so illegal children (masked logits) never get selected.
+
+    Both mctx interior selections score children by their Q plus a prior term;
+    an illegal child has prior 0 but could still win on Q (PUCT) or on the
+    visit-count balance, so its Q is pushed below every legal child's.
+    """
+
+    def qtransform_masked(tree: mctx.Tree, node_index: jax.Array) -> jax.Array:
+        q = qtransform(tree, node_index)
+        illegal = tree.children_prior_logits[node_index] <= MASKED_LOGIT
+        return jnp.where(illegal, MASKED_Q, q)
+
+    return qtransform_masked
+
+
+def _objective_value(objective: Objective, model, params, node, batch: int,
+                     features: jax.Array | None) -> jax.Array:
+    if objective.needs_learned_value and node.learned_value is None:
+        raise ValueError(f"{objective.value} reads the learned value head, but {type(model).__name__} "
+                         f"has none; use a hand-specified value (search.FeatureValue, search.Constant)")
+    return call_value_fn(objective.value, Leaf(node.embedding, features, node.learned_value), batch)
+
+
+def make_root(params, root_input, model, objective: Objective, batch: int):
+    """-> (mctx.RootFnOutput, root action mask [B, A] or None)."""
+    node = model.root(params, root_input)
+    features = model.features(params, node.embedding) if objective.needs_features else None
+    value = _objective_value(objective, model, params, node, batch, features)
+    return mctx.RootFnOutput(prior_logits=node.prior_logits, value=value,
+                             embedding=node.embedding), node.action_mask
+
+
+def make_recurrent_fn(model, objective: Objective, batch: int):
+    """The mctx recurrent_fn: one model step, rewarded and valued by the objective."""
+
+    def recurrent_fn(params, key, action, embedding):
+        del key
+        model_reward, alive, node = model.step(params, embedding, action)
+        features = model.features(params, node.embedding) if objective.needs_features else None
+        reward = call_reward_fn(objective.reward, Edge(model_reward, features), batch)
+        value = _objective_value(objective, model, params, node, batch, features)
+        out = mctx.RecurrentFnOutput(
+            reward=reward,
+            discount=objective.discount * alive,
+            prior_logits=mask_logits(node.prior_logits, node.action_mask) if model.masks_interior
+            else node.prior_logits,
+            value=value,
+        )
+        return out, node.embedding
+
+    return recurrent_fn
+
+
+def plan(params: Any, key: jax.Array, root_input: Any, *, model, objective: Objective = Objective(),
+         config: PlannerConfig = PlannerConfig(), action_mask: jax.Array | None = None) -> SearchOutput:
+    """Searches from a batch of roots and returns the chosen actions and the tree.
+
+    params: the world model's parameters (ignored by the true simulator).
+    key: PRNG key.
+    root_input: observations [B, *obs_shape] (LearnedModel) or a batched env
+      State (SimulatorModel).
+    model: a world model (`LearnedModel`, `SimulatorModel`).
+    objective: reward source + value function + discount.
+    config: `PlannerConfig`.
+    action_mask: optional [B, A] bool legal actions at the root (from the env's
+      TimeStep); combined with the model's own mask when it has one.
+    """
+    batch = model.check_root_input(root_input)
+    root, model_mask = make_root(params, root_input, model, objective, batch)
+    if action_mask is not None:
+        action_mask = jnp.asarray(action_mask, bool)
+        if action_mask.shape != (batch, model.num_actions):
+            raise ValueError(f"plan() got action_mask of shape {action_mask.shape}; expected "
+                             f"({batch}, {model.num_actions}) bools, True where legal")
+        model_mask = action_mask if model_mask is None else action_mask & model_mask
+    invalid_actions = None if model_mask is None else ~model_mask
+    recurrent_fn = make_recurrent_fn(model, objective, batch)
+    return _search(params, key, root, recurrent_fn, invalid_actions, config, model.masks_interior)
+
+
+def _search(params, key, root, recurrent_fn, invalid_actions, config: PlannerConfig,
+            masks_interior: bool) -> SearchOutput:
+    wrap = interior_masked if masks_interior else (lambda q: q)
+    if config.policy == "gumbel":
+        out = mctx.gumbel_muzero_policy(
+            params, key, root, recurrent_fn,
+            num_simulations=config.num_simulations,
+            invalid_actions=invalid_actions,
+            max_depth=config.max_depth,
+            qtransform=wrap(mctx.qtransform_completed_by_mix_value),
+            max_num_considered_actions=config.max_num_considered_actions,
+            gumbel_scale=config.gumbel_scale,
+        )
+    else:
+        out = mctx.muzero_policy(
+            params, key, root, recurrent_fn,
+            num_simulations=config.num_simulations,
+            invalid_actions=invalid_actions,
+            max_depth=config.max_depth,
+            qtransform=wrap(mctx.qtransform_by_parent_and_siblings),
+            dirichlet_fraction=config.dirichlet_fraction,
+            dirichlet_alpha=config.dirichlet_alpha,
+            pb_c_init=config.pb_c_init,
+            pb_c_base=config.pb_c_base,
+            temperature=config.temperature,
+        )
+    tree = out.search_tree
+    return SearchOutput(
+        action=out.action,
+        action_weights=out.action_weights,
+        root_value=tree.summary().value,
+        leaf_value=root.value,
+        tree=tree,
+    )

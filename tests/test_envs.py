@@ -1,0 +1,103 @@
+"""The env interface: conformance of every registered env, and errors that say what to fix."""
+import gymnasium
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from envs.base import Env
+
+
+@pytest.mark.parametrize("name", envs.names())
+def test_registered_envs_pass_check_env(name):
+    envs.check_env(envs.make(name))
+
+
+class IntObservationEnv(envs.CartPole):
+    """Broken on purpose: its observation is int32, not float32."""
+
+    def observation(self, state):
+        return state.inner.astype(jnp.int32)
+
+
+class NeverEndsEnv(Env):
+    """Broken on purpose: ignores the base class and never reports the end."""
+
+    name = "never_ends"
+    num_actions = 2
+    observation_shape = (1,)
+    feature_names = ("t",)
+    max_steps = 3
+
+    def _reset(self, key):
+        return jnp.zeros(())
+
+    def _step(self, inner, action, key):
+        return inner + 1, jnp.float32(0), jnp.zeros((), bool)
+
+    def _observation(self, inner):
+        return inner[None]
+
+    def _features(self, inner):
+        return inner[None]
+
+    def step(self, state, action):  # bypasses the base's time limit
+        inner, reward, term = self._step(state.inner, action, state.key)
+        state = state.replace(inner=inner)
+        return state, self._timestep(state, reward)
+
+
+def test_check_env_names_the_dtype_problem():
+    with pytest.raises(envs.EnvCheckError, match="observation dtype int32, expected float32"):
+        envs.check_env(IntObservationEnv())
+
+
+def test_check_env_catches_an_episode_that_never_ends():
+    with pytest.raises(envs.EnvCheckError, match="did not end within max_steps=3"):
+        envs.check_env(NeverEndsEnv())
+
+
+def test_unknown_env_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown env 'cartpol'.*valid names: bandit, cartpole, chain"):
+        envs.make("cartpol")
+
+
+def test_steps_after_the_end_are_absorbing():
+    env = envs.make("chain", length=3, start=0)
+    state, _ = env.reset(jax.random.PRNGKey(0))
+    state, ts = env.step(state, 2)  # take the coin
+    assert bool(ts.terminated) and float(ts.reward) == pytest.approx(0.1)
+    state2, ts2 = env.step(state, 1)
+    assert float(ts2.reward) == 0.0 and bool(ts2.terminated)
+    assert int(state2.inner) == int(state.inner)
+
+
+def test_cartpole_truncates_at_500():
+    env = envs.make("cartpole", max_steps=4)
+    state, ts = env.reset(jax.random.PRNGKey(0))
+    for action in (0, 1, 0, 1):
+        state, ts = env.step(state, action)
+    assert bool(ts.truncated) and not bool(ts.terminated)
+    assert envs.make("cartpole").max_steps == 500
+
+
+def test_cartpole_matches_gymnasium_dynamics():
+    """Same start state and actions -> the same trajectory as gymnasium's CartPole-v1."""
+    env = envs.make("cartpole")
+    gym_env = gymnasium.make("CartPole-v1")
+    gym_obs, _ = gym_env.reset(seed=0)
+    state, ts = env.reset(jax.random.PRNGKey(0))
+    state = state.replace(inner=jnp.asarray(gym_obs, jnp.float32))
+    step = jax.jit(env.step)
+    rng = np.random.default_rng(0)
+    for t in range(200):
+        action = int(rng.integers(2)) if t % 3 else int(gym_obs[2] > 0)
+        gym_obs, gym_reward, gym_term, gym_trunc, _ = gym_env.step(action)
+        state, ts = step(state, action)
+        np.testing.assert_allclose(np.asarray(ts.observation), gym_obs, atol=1e-4)
+        assert float(ts.reward) == gym_reward
+        assert bool(ts.terminated) == gym_term and bool(ts.truncated) == gym_trunc
+        if gym_term or gym_trunc:
+            break
+    assert t > 5

@@ -1,0 +1,66 @@
+"""Supports, the h(x) transform, and the MuZero MLP networks."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from networks import MuZeroMLP, NetworkConfig, count_params, h, h_inv, logits_to_scalar, scalar_to_probs, support
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=-400, max_value=400, allow_nan=False))
+def test_h_inverse_round_trip(x):
+    x = np.float32(x)
+    assert abs(float(h_inv(h(jnp.asarray(x)))) - x) <= 2e-3 + 3e-6 * abs(x)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(min_value=-300, max_value=300, allow_nan=False))
+def test_two_hot_is_a_distribution_with_the_right_mean(x):
+    probs = scalar_to_probs(jnp.asarray(x, jnp.float32), 20)
+    assert probs.shape == (41,)
+    assert float(probs.min()) >= 0 and abs(float(probs.sum()) - 1) < 1e-5
+    assert int((probs > 0).sum()) <= 2
+    assert abs(float(h_inv((probs * support(20)).sum())) - x) <= 2e-3 + 1e-5 * abs(x)
+
+
+def test_h_matches_its_formula_with_eps_outside_the_sign():
+    x = jnp.array([-3.0, 0.0, 8.0])
+    expected = jnp.sign(x) * (jnp.sqrt(jnp.abs(x) + 1) - 1) + 1e-3 * x
+    np.testing.assert_allclose(h(x), expected, rtol=1e-6)
+
+
+def test_logits_to_scalar_reads_a_peaked_distribution():
+    logits = jnp.log(scalar_to_probs(jnp.array([2.5, -7.0]), 5) + 1e-12)
+    np.testing.assert_allclose(logits_to_scalar(logits), [2.5, -7.0], atol=1e-3)
+
+
+def test_network_shapes_and_zero_initialised_heads():
+    config = NetworkConfig(hidden=8, latent=6, layers=1, value_support=3, reward_support=2)
+    net = MuZeroMLP(observation_dim=4, num_actions=3, num_features=5, config=config, rngs=nnx.Rngs(0))
+    obs = jax.random.normal(jax.random.PRNGKey(0), (2, 4))
+    latent = net.represent(obs)
+    assert latent.shape == (2, 6)
+    assert float(latent.min()) >= 0.0 and float(latent.max()) <= 1.0
+    next_latent, reward_logits = net.dynamics(latent, jnp.array([0, 2]))
+    policy_logits, value_logits = net.predict(next_latent)
+    assert next_latent.shape == (2, 6) and reward_logits.shape == (2, 5)
+    assert policy_logits.shape == (2, 3) and value_logits.shape == (2, 7)
+    assert net.decode_features(latent).shape == (2, 5)
+    # Zero-initialised output layers: uniform prior, value and reward exactly 0.
+    np.testing.assert_array_equal(policy_logits, 0.0)
+    np.testing.assert_allclose(logits_to_scalar(value_logits), 0.0, atol=1e-4)
+    np.testing.assert_allclose(logits_to_scalar(reward_logits), 0.0, atol=1e-4)
+    # The representation is not zero-initialised: different observations differ.
+    assert float(jnp.abs(latent[0] - latent[1]).max()) > 0
+
+
+def test_count_params_counts_every_scalar():
+    config = NetworkConfig(hidden=8, latent=6, layers=1, value_support=3, reward_support=2)
+    net = MuZeroMLP(observation_dim=4, num_actions=3, num_features=5, config=config, rngs=nnx.Rngs(0))
+    _, params = nnx.split(net)
+    # representation: 4*8+8 (+LN 16) + 8*6+6 = 110
+    assert count_params(params.representation) == 4 * 8 + 8 + 2 * 8 + 8 * 6 + 6
+    assert count_params(params) == sum(np.size(x) for x in jax.tree.leaves(params))
