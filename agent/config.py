@@ -1,0 +1,190 @@
+"""Training configuration: frozen dataclasses, one docstring per field (tyro turns
+them into `train.py --help`), a preset per env, and validation that names the
+field at fault before anything compiles."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from networks.muzero import NetworkConfig
+from search.planner import PlannerConfig
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser: Adam(W) with warm-up then cosine decay, clipped by global norm."""
+
+    learning_rate: float = 3e-3
+    """Peak learning rate after warm-up."""
+    final_learning_rate_fraction: float = 0.1
+    """The cosine schedule decays to this fraction of the peak over `decay_updates`."""
+    warmup_updates: int = 100
+    """Linear warm-up from 0 to the peak over this many updates."""
+    decay_updates: int = 20_000
+    """Length of the cosine decay after warm-up."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay (0 gives plain Adam)."""
+    max_grad_norm: float = 5.0
+    """Clip gradients to this global norm."""
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """MuZero losses over a K-step unroll of the dynamics."""
+
+    unroll_steps: int = 5
+    """K: dynamics steps unrolled per sample."""
+    td_steps: int = 10
+    """n of the n-step value target, bootstrapped on the target network's value."""
+    value_weight: float = 0.25
+    """Weight of the value cross-entropy."""
+    policy_weight: float = 1.0
+    """Weight of the policy cross-entropy to the search's action weights."""
+    reward_weight: float = 1.0
+    """Weight of the reward cross-entropy."""
+    feature_weight: float = 1.0
+    """Weight of the feature-decoder regression (latent -> env features)."""
+    target_update_interval: int = 100
+    """Copy the online parameters to the target network every this many updates."""
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """A device-resident circular buffer of transitions, one stream per env."""
+
+    capacity_per_env: int = 4096
+    """Transitions kept per env stream (oldest overwritten)."""
+    batch_size: int = 256
+    """Windows sampled per learner update."""
+    min_size_per_env: int = 32
+    """No learning until each env stream holds this many transitions."""
+    replay_ratio: float = 1.0
+    """Learner updates per env step, after the schedule's start (below)."""
+    replay_ratio_start: float = 4.0
+    """Updates per env step at the start of training (more learning on little data)."""
+    replay_ratio_decay_steps: int = 2000
+    """Env steps over which the ratio goes linearly from `replay_ratio_start` to `replay_ratio`."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation with a greedy search on separate env instances."""
+
+    episodes: int = 20
+    """Episodes per evaluation (run in parallel)."""
+    every_env_steps: int = 500
+    """Evaluate every this many env steps (and at the end)."""
+    num_simulations: int = 16
+    """Simulations per search during evaluation."""
+    stop_at_return: float | None = None
+    """Stop training once an evaluation's mean return reaches this (None: never)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; saved as config.json in the run folder."""
+
+    env: str = "cartpole"
+    """Environment name (see envs.names())."""
+    seed: int = 0
+    """Random seed: the same seed and config give the same run."""
+    out: str = ""
+    """Run folder (empty: runs/<env>-s<seed>-<time>)."""
+    total_env_steps: int = 5_000
+    """Stop after this many env steps (summed over the parallel envs)."""
+    num_envs: int = 4
+    """Parallel envs stepped together (each with its own search)."""
+    act_steps_per_iteration: int = 4
+    """Env steps per env in one jitted iteration (learner updates follow them)."""
+    discount: float = 0.997
+    """Discount of the objective and of the n-step targets."""
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    """Network sizes."""
+    planner: PlannerConfig = field(default_factory=lambda: PlannerConfig(num_simulations=16))
+    """Search used to act while training."""
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    log_every_iterations: int = 10
+    """Write a metrics row every this many iterations."""
+    checkpoint_every_env_steps: int = 2_500
+    """Save a checkpoint every this many env steps (and at the end)."""
+    eval_on_gymnasium: bool = True
+    """At the end, also evaluate on gymnasium's own env (CartPole-v1) through a host adapter."""
+
+    @property
+    def env_steps_per_iteration(self) -> int:
+        return self.num_envs * self.act_steps_per_iteration
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "cartpole": TrainConfig(),
+    "chain": TrainConfig(env="chain", total_env_steps=1_000, discount=0.99,
+                         network=NetworkConfig(hidden=32, latent=32, value_support=5, reward_support=3),
+                         eval=EvalConfig(episodes=8, every_env_steps=200), eval_on_gymnasium=False),
+}
+
+
+def preset(env: str) -> TrainConfig:
+    """The default config for an env; unknown envs get the cartpole defaults with that env."""
+    import envs  # late import: keeps config importable without building envs
+
+    name = env.lower().replace("-v1", "")
+    if name not in envs.names():
+        raise ValueError(f"unknown env {env!r}; valid names: {', '.join(envs.names())}")
+    return PRESETS.get(name, dataclasses.replace(TrainConfig(), env=name))
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message names the field."""
+
+
+def validate(config: TrainConfig) -> None:
+    """Raises ConfigError naming the first bad field; call before anything compiles."""
+    import envs
+
+    def need(cond: bool, name: str, value, rule: str):
+        if not cond:
+            raise ConfigError(f"--{name} {value!r} is invalid: {rule}")
+
+    need(config.env.lower().replace("-v1", "") in envs.names(), "env", config.env,
+         f"valid names: {', '.join(envs.names())}")
+    need(config.total_env_steps > 0, "total-env-steps", config.total_env_steps, "must be > 0")
+    need(config.num_envs > 0, "num-envs", config.num_envs, "must be > 0")
+    need(config.act_steps_per_iteration > 0, "act-steps-per-iteration", config.act_steps_per_iteration,
+         "must be > 0")
+    need(0.0 < config.discount <= 1.0, "discount", config.discount, "must be in (0, 1]")
+    r, l, o, e, n = config.replay, config.loss, config.optim, config.eval, config.network
+    need(r.batch_size > 0, "replay.batch-size", r.batch_size, "must be > 0")
+    need(l.unroll_steps > 0, "loss.unroll-steps", l.unroll_steps, "must be >= 1")
+    need(l.td_steps > 0, "loss.td-steps", l.td_steps, "must be >= 1")
+    window = l.unroll_steps + l.td_steps + 1
+    need(r.capacity_per_env >= window + 1, "replay.capacity-per-env", r.capacity_per_env,
+         f"must hold at least one sample window (unroll_steps + td_steps + 2 = {window + 1})")
+    need(r.min_size_per_env >= window, "replay.min-size-per-env", r.min_size_per_env,
+         f"must be >= unroll_steps + td_steps + 1 = {window}")
+    need(r.min_size_per_env <= r.capacity_per_env, "replay.min-size-per-env", r.min_size_per_env,
+         f"cannot exceed replay.capacity-per-env = {r.capacity_per_env}")
+    need(r.capacity_per_env * config.num_envs >= r.batch_size, "replay.capacity-per-env", r.capacity_per_env,
+         f"the replay (capacity_per_env x num_envs = {r.capacity_per_env * config.num_envs}) is smaller "
+         f"than a batch ({r.batch_size})")
+    need(r.replay_ratio >= 0 and r.replay_ratio_start >= 0, "replay.replay-ratio", r.replay_ratio, "must be >= 0")
+    need(r.replay_ratio_decay_steps >= 0, "replay.replay-ratio-decay-steps", r.replay_ratio_decay_steps,
+         "must be >= 0")
+    need(o.learning_rate > 0, "optim.learning-rate", o.learning_rate, "must be > 0")
+    need(o.warmup_updates >= 0, "optim.warmup-updates", o.warmup_updates, "must be >= 0")
+    need(o.max_grad_norm > 0, "optim.max-grad-norm", o.max_grad_norm, "must be > 0")
+    need(l.target_update_interval > 0, "loss.target-update-interval", l.target_update_interval, "must be > 0")
+    need(e.episodes > 0, "eval.episodes", e.episodes, "must be > 0")
+    need(e.every_env_steps > 0, "eval.every-env-steps", e.every_env_steps, "must be > 0")
+    need(e.num_simulations > 0, "eval.num-simulations", e.num_simulations, "must be > 0")
+    need(config.planner.num_simulations > 0, "planner.num-simulations", config.planner.num_simulations,
+         "must be > 0")
+    need(n.hidden > 0 and n.latent > 0 and n.layers >= 0, "network.hidden", n.hidden,
+         "network sizes must be positive")
+    need(n.value_support > 0 and n.reward_support > 0, "network.value-support", n.value_support,
+         "supports must be >= 1")
+    need(config.log_every_iterations > 0, "log-every-iterations", config.log_every_iterations, "must be > 0")
+    need(config.checkpoint_every_env_steps > 0, "checkpoint-every-env-steps",
+         config.checkpoint_every_env_steps, "must be > 0")

@@ -1,0 +1,112 @@
+"""Losses over a K-step dynamics unroll, and the optax learner update.
+
+    loss = l_0 + (1/K) sum_{k=1..K} l_k
+    l_k  = w_v CE(value_k) + w_p CE(policy_k) + w_r CE(reward_k) + w_f |f_k - f_hat_k|^2
+
+Gradients entering each dynamics step are scaled by 1/2 (MuZero), values and
+rewards are cross-entropies to two-hot targets over the h-space supports.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from agent.config import LossConfig, OptimConfig
+from agent.replay import Replay, Transition, sample_windows
+from agent.targets import Targets, n_step_targets
+from networks.support import logits_to_scalar, scalar_to_probs
+
+
+class LearnerState(NamedTuple):
+    params: Any
+    target_params: Any
+    opt_state: Any
+    updates: jax.Array  # [] int32
+
+
+def scale_gradient(x: jax.Array, scale: float) -> jax.Array:
+    """Identity forward; multiplies the gradient by `scale` backward."""
+    return x * scale + jax.lax.stop_gradient(x) * (1.0 - scale)
+
+
+def cross_entropy(logits: jax.Array, target_probs: jax.Array) -> jax.Array:
+    """[..., N] logits and target distribution -> [...] cross-entropy."""
+    return -jnp.sum(target_probs * jax.nn.log_softmax(logits, axis=-1), axis=-1)
+
+
+def make_optimizer(config: OptimConfig) -> optax.GradientTransformation:
+    schedule = optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=config.learning_rate, warmup_steps=config.warmup_updates,
+        decay_steps=config.warmup_updates + config.decay_updates,
+        end_value=config.learning_rate * config.final_learning_rate_fraction)
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
+                       optax.adamw(schedule, weight_decay=config.weight_decay))
+
+
+def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, targets: Targets,
+                weights: jax.Array, config: LossConfig, value_support: int, reward_support: int):
+    """Loss of a batch.
+
+    observation: [B, O] the first observation of each window.
+    actions: [B, K] the actions taken after it.
+    targets: Targets with a leading [B] axis.
+    weights: [B] per-sample weights (importance weights; ones for uniform replay).
+    Returns (scalar loss, dict of metrics).
+    """
+    net = nnx.merge(graphdef, params)
+    k_steps = config.unroll_steps
+    latent = net.represent(observation)
+    parts = {"value_loss": 0.0, "policy_loss": 0.0, "reward_loss": 0.0, "feature_loss": 0.0}
+    for k in range(k_steps + 1):
+        step_weight = 1.0 if k == 0 else 1.0 / k_steps
+        policy_logits, value_logits = net.predict(latent)
+        value_ce = cross_entropy(value_logits, scalar_to_probs(targets.value[:, k], value_support))
+        policy_ce = cross_entropy(policy_logits, targets.policy[:, k])
+        feature_err = jnp.sum((net.decode_features(latent) - targets.features[:, k]) ** 2, axis=-1)
+        parts["value_loss"] += step_weight * value_ce * targets.value_mask[:, k]
+        parts["policy_loss"] += step_weight * policy_ce * targets.policy_mask[:, k]
+        parts["feature_loss"] += step_weight * feature_err * targets.policy_mask[:, k]
+        if k < k_steps:
+            latent, reward_logits = net.dynamics(latent, actions[:, k])
+            latent = scale_gradient(latent, 0.5)
+            reward_ce = cross_entropy(reward_logits, scalar_to_probs(targets.reward[:, k + 1], reward_support))
+            parts["reward_loss"] += (1.0 / k_steps) * reward_ce * targets.reward_mask[:, k + 1]
+    per_sample = (config.value_weight * parts["value_loss"] + config.policy_weight * parts["policy_loss"]
+                  + config.reward_weight * parts["reward_loss"] + config.feature_weight * parts["feature_loss"])
+    loss = jnp.mean(weights * per_sample)
+    metrics = {name: jnp.mean(value) for name, value in parts.items()}
+    metrics["loss"] = loss
+    return loss, metrics
+
+
+def target_values(graphdef, target_params, observations: jax.Array) -> jax.Array:
+    """[..., O] observations -> [...] the target network's value (no search)."""
+    net = nnx.merge(graphdef, target_params)
+    flat = observations.reshape(-1, observations.shape[-1])
+    _, value_logits = net.predict(net.represent(flat))
+    return logits_to_scalar(value_logits).reshape(observations.shape[:-1])
+
+
+def update(graphdef, tx: optax.GradientTransformation, state: LearnerState, replay: Replay, key: jax.Array,
+           *, config: LossConfig, batch_size: int, discount: float, value_support: int,
+           reward_support: int) -> tuple[LearnerState, dict]:
+    """One learner step: sample windows, build targets, take a gradient step."""
+    k_steps, n = config.unroll_steps, config.td_steps
+    windows, _ = sample_windows(replay, key, batch_size, k_steps + n + 1)
+    bootstrap = jnp.zeros(windows.reward.shape)
+    bootstrap = bootstrap.at[:, n:].set(target_values(graphdef, state.target_params, windows.observation[:, n:]))
+    targets = jax.vmap(lambda w, b: n_step_targets(w, b, k_steps, n, discount))(windows, bootstrap)
+    grad_fn = jax.grad(unroll_loss, argnums=1, has_aux=True)
+    grads, metrics = grad_fn(graphdef, state.params, windows.observation[:, 0], windows.action[:, :k_steps],
+                             targets, jnp.ones((batch_size,)), config, value_support, reward_support)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    count = state.updates + 1
+    refresh = count % config.target_update_interval == 0
+    target_params = jax.tree.map(lambda new, old: jnp.where(refresh, new, old), params, state.target_params)
+    metrics["grad_norm"] = optax.global_norm(grads)
+    return LearnerState(params, target_params, opt_state, count), metrics

@@ -1,0 +1,193 @@
+"""The training iteration as one jitted function (the "Anakin" pattern).
+
+    state, metrics = agent.iteration(state)
+
+acts `act_steps_per_iteration` steps in every env with search (scan), writes
+the transitions to the device-resident replay, then runs as many learner
+updates as the replay-ratio schedule owes (a while loop, so the count can vary
+without recompiling). The host only logs, evaluates and checkpoints.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx, struct
+
+import envs
+from agent import replay as replay_lib
+from agent.config import TrainConfig
+from agent.learner import LearnerState, make_optimizer, update
+from networks.muzero import MuZeroMLP
+from search.models import LearnedModel
+from search.objective import LearnedValue, Objective
+from search.planner import PlannerConfig, plan
+
+
+@struct.dataclass
+class TrainState:
+    """Everything a run carries from one iteration to the next (all device arrays).
+
+    learner: params, target params, optimiser state, update count.
+    env_state: batched env State [E]; timestep: batched TimeStep [E].
+    replay: the buffer. key: PRNG key.
+    env_steps, episodes: [] int32 counters. owed_updates: [] float32, the
+    replay-ratio schedule's fractional updates not yet run.
+    episode_return: [E] running return of each env's current episode.
+    """
+
+    learner: LearnerState
+    env_state: Any
+    timestep: Any
+    replay: replay_lib.Replay
+    key: jax.Array
+    env_steps: jax.Array
+    episodes: jax.Array
+    owed_updates: jax.Array
+    episode_return: jax.Array
+
+
+class Agent:
+    """Builds the env, networks, optimiser and the jitted functions of one config."""
+
+    def __init__(self, config: TrainConfig, objective: Objective | None = None):
+        self.config = config
+        self.env = envs.make(config.env)
+        env = self.env
+        if len(env.observation_shape) != 1:
+            raise ValueError(f"env {config.env!r} has observations of shape {env.observation_shape}; "
+                             f"the MLP networks take vector observations")
+        network = MuZeroMLP(env.observation_shape[0], env.num_actions, env.num_features, config.network,
+                            rngs=nnx.Rngs(config.seed))
+        self.graphdef, params = nnx.split(network)
+        self._initial_params = nnx.to_pure_dict(params)
+        self.model = LearnedModel(self.graphdef, env.observation_shape, env.num_actions)
+        self.objective = objective or Objective(value=LearnedValue(), discount=config.discount)
+        self.tx = make_optimizer(config.optim)
+        self.iteration = jax.jit(self._iteration, donate_argnums=0)
+        self.evaluate = jax.jit(self._evaluate, static_argnames=("episodes", "num_simulations"))
+
+    # --- initial state -----------------------------------------------------------
+    def init(self) -> TrainState:
+        config, env = self.config, self.env
+        key = jax.random.PRNGKey(config.seed)
+        key, reset_key = jax.random.split(key)
+        env_state, timestep = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))
+        params = self._initial_params
+        # Separate buffers for the target copy: the iteration donates its input.
+        learner = LearnerState(params, jax.tree.map(jnp.copy, params), self.tx.init(params),
+                               jnp.zeros((), jnp.int32))
+        example = replay_lib.Transition(
+            observation=timestep.observation,
+            action=jnp.zeros((config.num_envs,), jnp.int32),
+            reward=timestep.reward, terminated=timestep.terminated, truncated=timestep.truncated,
+            policy=jnp.zeros((config.num_envs, env.num_actions)),
+            search_value=jnp.zeros((config.num_envs,)),
+            features=jax.vmap(env.features)(env_state))
+        zero = jnp.zeros((), jnp.int32)
+        state = TrainState(learner=learner, env_state=env_state, timestep=timestep,
+                          replay=replay_lib.init(example, config.replay.capacity_per_env), key=key,
+                          env_steps=zero, episodes=zero, owed_updates=jnp.zeros((), jnp.float32),
+                          episode_return=jnp.zeros((config.num_envs,)))
+        # One buffer per leaf: `iteration` donates its input, and donation rejects aliases.
+        return jax.tree.map(lambda x: jnp.array(x, copy=True), state)
+
+    # --- acting ------------------------------------------------------------------
+    def _act_step(self, state: TrainState, key: jax.Array):
+        """One search + env step in every env, with auto-reset. Returns (state, finished returns)."""
+        env, config = self.env, self.config
+        search_key, reset_key = jax.random.split(key)
+        ts = state.timestep
+        out = plan(state.learner.params, search_key, ts.observation, model=self.model,
+                   objective=self.objective, config=config.planner, action_mask=ts.action_mask)
+        next_state, next_ts = jax.vmap(env.step)(state.env_state, out.action)
+        transition = replay_lib.Transition(
+            observation=ts.observation, action=out.action, reward=next_ts.reward,
+            terminated=next_ts.terminated, truncated=next_ts.truncated, policy=out.action_weights,
+            search_value=out.root_value, features=jax.vmap(env.features)(state.env_state))
+        replay = replay_lib.add(state.replay, transition)
+        done = next_ts.done
+        reset_state, reset_ts = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))
+        pick = lambda fresh, old: jnp.where(done.reshape(done.shape + (1,) * (old.ndim - 1)), fresh, old)
+        episode_return = state.episode_return + next_ts.reward
+        state = state.replace(
+            env_state=jax.tree.map(pick, reset_state, next_state),
+            timestep=jax.tree.map(pick, reset_ts, next_ts),
+            replay=replay,
+            env_steps=state.env_steps + config.num_envs,
+            episodes=state.episodes + jnp.sum(done),
+            episode_return=jnp.where(done, 0.0, episode_return),
+        )
+        finished = (jnp.sum(jnp.where(done, episode_return, 0.0)), jnp.sum(done))
+        return state, finished
+
+    def replay_ratio(self, env_steps: jax.Array) -> jax.Array:
+        """Updates per env step: linear from replay_ratio_start to replay_ratio."""
+        r = self.config.replay
+        frac = jnp.clip(env_steps / max(r.replay_ratio_decay_steps, 1), 0.0, 1.0)
+        return r.replay_ratio_start + frac * (r.replay_ratio - r.replay_ratio_start)
+
+    # --- one iteration -------------------------------------------------------------
+    def _iteration(self, state: TrainState) -> tuple[TrainState, dict]:
+        config = self.config
+        key, act_key, learn_key = jax.random.split(state.key, 3)
+        state = state.replace(key=key)
+        state, (return_sums, finished) = jax.lax.scan(
+            self._act_step, state, jax.random.split(act_key, config.act_steps_per_iteration))
+
+        ready = replay_lib.size(state.replay) >= config.replay.min_size_per_env
+        owed = state.owed_updates + jnp.where(
+            ready, self.replay_ratio(state.env_steps) * config.env_steps_per_iteration, 0.0)
+        num_updates = jnp.floor(owed).astype(jnp.int32)
+
+        def learn(i, carry):
+            learner, sums = carry
+            learner, metrics = update(
+                self.graphdef, self.tx, learner, state.replay, jax.random.fold_in(learn_key, i),
+                config=config.loss, batch_size=config.replay.batch_size, discount=config.discount,
+                value_support=config.network.value_support, reward_support=config.network.reward_support)
+            return learner, jax.tree.map(jnp.add, sums, metrics)
+
+        zeros = {name: jnp.zeros(()) for name in
+                 ("loss", "value_loss", "policy_loss", "reward_loss", "feature_loss", "grad_norm")}
+        learner, sums = jax.lax.fori_loop(0, num_updates, learn, (state.learner, zeros))
+        state = state.replace(learner=learner, owed_updates=owed - num_updates)
+        denom = jnp.maximum(num_updates, 1)
+        metrics = {name: total / denom for name, total in sums.items()}
+        metrics.update(
+            updates_this_iteration=num_updates,
+            episodes_finished=jnp.sum(finished),
+            train_return_sum=jnp.sum(return_sums),
+        )
+        return state, metrics
+
+    # --- evaluation ----------------------------------------------------------------
+    def _evaluate(self, params, key: jax.Array, *, episodes: int, num_simulations: int,
+                  objective: Objective | None = None) -> jax.Array:
+        """[episodes] returns of a greedy search (no Gumbel noise) on fresh envs."""
+        env = self.env
+        planner = PlannerConfig(policy="gumbel", num_simulations=num_simulations, gumbel_scale=0.0)
+        objective = objective or self.objective
+        reset_key, run_key = jax.random.split(key)
+        env_state, ts = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
+
+        def cond(carry):
+            _, ts, _, t, _ = carry
+            return jnp.logical_and(t < env.max_steps, ~jnp.all(ts.done))
+
+        def body(carry):
+            env_state, ts, returns, t, key = carry
+            key, sub = jax.random.split(key)
+            out = plan(params, sub, ts.observation, model=self.model, objective=objective, config=planner,
+                       action_mask=ts.action_mask)
+            env_state, ts = jax.vmap(env.step)(env_state, out.action)
+            return env_state, ts, returns + ts.reward, t + 1, key
+
+        carry = (env_state, ts, jnp.zeros((episodes,)), jnp.zeros((), jnp.int32), run_key)
+        return jax.lax.while_loop(cond, body, carry)[2]
+
+
+def to_host(metrics: dict) -> dict:
+    return {name: np.asarray(value).item() for name, value in metrics.items()}

@@ -1,0 +1,87 @@
+"""Learning targets from a replay window (unbatched; vmapped over the batch).
+
+Window rows j = 0 .. K + n (K unroll steps, n TD steps), as stored by replay.
+alive_j = 1 while row j belongs to the episode of row 0:
+
+    alive_0 = 1,   alive_j = alive_{j-1} * (1 - done_{j-1})
+
+Targets at unroll step k = 0 .. K (rlax-style names: r_t, v_t, gamma):
+
+    value_k  = sum_{i<n} gamma^i r_{k+i} alive_{k+i}  +  gamma^n v_boot(k+n) alive_{k+n}
+    reward_k = r_{k-1} alive_{k-1}                    (k >= 1)
+    policy_k = pi_k,  features_k = f_k                (weighted by alive_k)
+
+Past a *termination* the state is absorbing: value and reward targets are 0 and
+count in the loss (the model must learn that falling over ends the rewards).
+Past a *truncation* (time limit) the states are unknown: value, reward, policy
+and feature losses there get weight 0. The value of a step whose n-step window
+crosses a truncation is bootstrapped on nothing (a small, documented bias at the
+500-step limit of CartPole, where nothing the agent does matters anyway).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from agent.replay import Transition
+
+
+class Targets(NamedTuple):
+    """Targets for one window, unroll steps k = 0..K.
+
+    value: [K+1] scalar returns; reward: [K+1] (entry 0 unused);
+    policy: [K+1, A]; features: [K+1, F];
+    value_mask, reward_mask, policy_mask: [K+1] loss weights in {0, 1}.
+    """
+
+    value: jax.Array
+    reward: jax.Array
+    policy: jax.Array
+    features: jax.Array
+    value_mask: jax.Array
+    reward_mask: jax.Array
+    policy_mask: jax.Array
+
+
+def alive_and_valid(window: Transition) -> tuple[jax.Array, jax.Array]:
+    """([L] alive: same episode as row 0, [L] valid: a real or absorbing state).
+
+    valid_j is 0 only past a truncation, where the true next states are unknown.
+    """
+    done = jnp.logical_or(window.terminated, window.truncated).astype(jnp.float32)
+    alive = jnp.concatenate([jnp.ones((1,)), jnp.cumprod(1.0 - done[:-1])])
+    truncated_before = jnp.concatenate([jnp.zeros((1,)), jnp.cumsum(window.truncated[:-1].astype(jnp.float32))])
+    valid = (truncated_before == 0).astype(jnp.float32)
+    return alive, valid
+
+
+def n_step_targets(window: Transition, bootstrap_value: jax.Array, unroll_steps: int, td_steps: int,
+                   discount: float) -> Targets:
+    """Targets for one window of length K + n + 1.
+
+    window: Transition with fields [L, ...], L = unroll_steps + td_steps + 1.
+    bootstrap_value: [L] the target network's value of each row's observation.
+    """
+    k_steps, n = unroll_steps, td_steps
+    alive, valid = alive_and_valid(window)
+    rewards = window.reward * alive  # [L]: rewards of in-episode transitions
+    discounts = discount ** jnp.arange(n, dtype=jnp.float32)
+
+    def value_at(k):
+        partial = jnp.sum(jax.lax.dynamic_slice(rewards, (k,), (n,)) * discounts)
+        return partial + discount**n * bootstrap_value[k + n] * alive[k + n]
+
+    ks = jnp.arange(k_steps + 1)
+    value = jax.vmap(value_at)(ks)
+    reward = jnp.concatenate([jnp.zeros((1,)), rewards[:k_steps]])
+    return Targets(
+        value=value,
+        reward=reward,
+        policy=window.policy[: k_steps + 1],
+        features=window.features[: k_steps + 1],
+        value_mask=valid[: k_steps + 1],
+        reward_mask=jnp.concatenate([jnp.zeros((1,)), valid[:k_steps]]),
+        policy_mask=alive[: k_steps + 1],
+    )

@@ -1,0 +1,62 @@
+"""Train a glasszero agent.
+
+    python train.py                         # CartPole-v1, default preset
+    python train.py --env chain --seed 3    # another env's preset, another seed
+    python train.py --help                  # every config field, documented
+    python train.py --resume runs/DIR       # continue a stopped run
+
+`--env` picks the preset whose values are the defaults shown by --help; any
+field can then be overridden (e.g. --replay.batch-size 128).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import tyro
+
+from agent.config import ConfigError, TrainConfig, preset
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--env", default="cartpole")
+    pre.add_argument("--resume", default=None)
+    known, rest = pre.parse_known_args(argv)
+    try:
+        defaults = preset(known.env)
+    except ValueError as err:
+        print(f"error: --env: {err}", file=sys.stderr)
+        return 2
+    if known.resume is None:
+        config = tyro.cli(TrainConfig, default=defaults, args=["--env", known.env, *rest],
+                          description=__doc__ + "\nAdd --resume DIR to continue a stopped run.")
+    else:
+        if rest:
+            print(f"error: --resume takes the run's saved config; drop {' '.join(rest)}", file=sys.stderr)
+            return 2
+        config = None
+
+    from agent.run import NonFiniteLossError, train  # after --help: keeps --help fast
+
+    try:
+        result = train(config, resume=known.resume)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if result.final_eval_mean is not None:
+        print(f"final evaluation: {result.final_eval_mean:.1f} ± {result.final_eval_std:.1f} "
+              f"(mean ± std return over {config.eval.episodes if config else 'the'} episodes) "
+              f"after {result.env_steps} env steps, {result.updates} updates, {result.wall_s:.0f} s")
+    if result.gymnasium_eval_mean is not None:
+        print(f"on gymnasium's own env: {result.gymnasium_eval_mean:.1f} mean return")
+    print(f"run folder: {result.run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
