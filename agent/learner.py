@@ -108,5 +108,5 @@ def update(graphdef, tx: optax.GradientTransformation, state: LearnerState, repl
     count = state.updates + 1
     refresh = count % config.target_update_interval == 0
     target_params = jax.tree.map(lambda new, old: jnp.where(refresh, new, old), params, state.target_params)
-    metrics["grad_norm"] = optax.global_norm(grads)
+    metrics["grad_norm"] = optax.tree.norm(grads)
     return LearnerState(params, target_params, opt_state, count), metrics

@@ -43,6 +43,7 @@ class RunResult:
     gymnasium_eval_mean: float | None
     stopped_early: str | None  # "signal", "target" or None
     wall_s: float
+    state: object = None  # the final TrainState (device arrays)
 
 
 def default_run_dir(config: TrainConfig) -> Path:
@@ -214,4 +215,4 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
     return RunResult(run_dir=run_dir, env_steps=env_steps, updates=int(state.learner.updates),
                      final_eval_mean=last_eval[0] if last_eval else None,
                      final_eval_std=last_eval[1] if last_eval else None,
-                     gymnasium_eval_mean=result_gym, stopped_early=stopped, wall_s=wall())
+                     gymnasium_eval_mean=result_gym, stopped_early=stopped, wall_s=wall(), state=state)

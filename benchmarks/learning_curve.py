@@ -1,0 +1,131 @@
+"""CartPole-v1 learning curves with the default preset, several seeds.
+
+    python -m benchmarks.learning_curve                 # 3 seeds, full budget
+    python -m benchmarks.learning_curve --seeds 0 --total-env-steps 1000   # a quick look
+
+Writes benchmarks/results/cartpole_cpu.json (per seed: env steps and wall
+seconds, compile included, to the first 20-episode evaluation >= 195 and
+>= 475, and the final evaluation) and cartpole_cpu.png (all seeds' curves).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import tyro  # noqa: E402
+
+from agent.config import preset  # noqa: E402
+from agent.records import read_metrics  # noqa: E402
+from agent.run import train  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Args:
+    """Learning-curve benchmark."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """Seeds to run, one after another."""
+    total_env_steps: int = 5_000
+    """Env-step budget of each run."""
+    eval_every: int = 250
+    """Evaluate (20 episodes, greedy search) every this many env steps."""
+    name: str = "cartpole_cpu"
+    """Output file stem under benchmarks/results/."""
+    machine: str = field(default_factory=lambda: f"{platform.machine()} CPU, {jax.device_count()} device(s)")
+    """A few words naming the machine, recorded in the JSON."""
+
+
+def first_reaching(rows: list[dict], threshold: float) -> dict | None:
+    for row in rows:
+        if row.get("eval_return_mean") is not None and row["eval_return_mean"] >= threshold:
+            return {"env_steps": row["env_steps"], "wall_s": round(row["wall_s"], 1)}
+    return None
+
+
+def run_seed(args: Args, seed: int, out_root: Path) -> dict:
+    base = preset("cartpole")
+    config = dataclasses.replace(
+        base, seed=seed, total_env_steps=args.total_env_steps, out=str(out_root / f"seed{seed}"),
+        eval=dataclasses.replace(base.eval, every_env_steps=args.eval_every), eval_on_gymnasium=True)
+    result = train(config)
+    rows = read_metrics(Path(config.out))
+    curve = [(r["env_steps"], r["wall_s"], r["eval_return_mean"], r["eval_return_std"])
+             for r in rows if r.get("eval_return_mean") is not None]
+    compile_s = next((r["compile_s"] for r in rows if "compile_s" in r), None)
+    return {
+        "seed": seed,
+        "first_eval_at_least_195": first_reaching(rows, 195.0),
+        "first_eval_at_least_475": first_reaching(rows, 475.0),
+        "final_eval_mean": result.final_eval_mean,
+        "final_eval_std": result.final_eval_std,
+        "gymnasium_final_eval_mean": result.gymnasium_eval_mean,
+        "env_steps": result.env_steps,
+        "updates": result.updates,
+        "wall_s": round(result.wall_s, 1),
+        "first_iteration_s_including_compile": compile_s,
+        "curve": curve,
+    }
+
+
+def summarize(per_seed: list[dict], key: str) -> dict:
+    hits = [s[key] for s in per_seed]
+    steps = [h["env_steps"] if h else float("inf") for h in hits]
+    walls = [h["wall_s"] if h else float("inf") for h in hits]
+    return {"median_env_steps": statistics.median(steps), "worst_env_steps": max(steps),
+            "median_wall_s": statistics.median(walls), "seeds_reaching": sum(h is not None for h in hits)}
+
+
+def plot(per_seed: list[dict], path: Path, title: str) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for s in per_seed:
+        xs = [c[0] for c in s["curve"]]
+        ws = [c[1] for c in s["curve"]]
+        ys = [c[2] for c in s["curve"]]
+        axes[0].plot(xs, ys, marker="o", ms=3, label=f"seed {s['seed']}")
+        axes[1].plot(ws, ys, marker="o", ms=3, label=f"seed {s['seed']}")
+    for ax, label in ((axes[0], "env steps"), (axes[1], "wall-clock s (compile included)")):
+        ax.axhline(475, ls="--", c="gray", lw=1)
+        ax.axhline(195, ls=":", c="gray", lw=1)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("eval return, 20 episodes")
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(args: Args) -> dict:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        per_seed = [run_seed(args, seed, Path(tmp)) for seed in args.seeds]
+    report = {
+        "benchmark": "CartPole-v1, default preset (python train.py)",
+        "machine": args.machine,
+        "jax": jax.__version__,
+        "eval": "20 episodes, greedy Gumbel search, every %d env steps" % args.eval_every,
+        "summary": {">=195": summarize(per_seed, "first_eval_at_least_195"),
+                    ">=475": summarize(per_seed, "first_eval_at_least_475")},
+        "seeds": per_seed,
+    }
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2))
+    plot(per_seed, RESULTS / f"{args.name}.png", f"CartPole-v1, default preset — {args.machine}")
+    print(json.dumps(report["summary"], indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))

@@ -1,0 +1,254 @@
+"""Search throughput: glasszero's planner vs plain mctx on identical networks, and the
+networks alone (the floor).
+
+    python -m benchmarks.search_throughput --quick     # < 1 minute on a CPU
+    python -m benchmarks.search_throughput             # the full sweep
+
+For every point (policy, batch, simulations, actions, network) it measures:
+  (a) glasszero: `search.plan` with a LearnedModel and the default objective;
+  (b) mctx: `mctx.gumbel_muzero_policy` / `mctx.muzero_policy` called directly
+      with hand-written root/recurrent functions over the same network;
+  (c) networks: the same root call + `num_simulations` sequential recurrent
+      calls, no tree.
+Timed calls are compiled first (compile time reported apart), wrapped in
+`jax.block_until_ready`, interleaved (a, b, c, a, b, c, ...) and summarised
+by their median. Writes benchmarks/results/<name>.{json,md,png}.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import mctx
+from flax import nnx
+
+import search
+from networks.muzero import MuZeroMLP, NetworkConfig
+from networks.support import logits_to_scalar
+
+RESULTS = Path(__file__).parent / "results"
+OBSERVATION_DIM = 4  # CartPole-sized input
+DISCOUNT = 0.997
+
+
+@dataclass(frozen=True)
+class Args:
+    """Search-throughput benchmark."""
+
+    quick: bool = False
+    """A small sweep that finishes in under a minute on a CPU."""
+    policies: tuple[str, ...] = ("gumbel", "muzero")
+    """Search policies to measure."""
+    batches: tuple[int, ...] = (1, 16, 256, 1024)
+    """Batch sizes (searches run in parallel); add 8192 on a GPU."""
+    simulations: tuple[int, ...] = (16, 50, 200)
+    """Simulations per search."""
+    actions: tuple[int, ...] = (4, 18)
+    """Action-space sizes."""
+    networks: tuple[str, ...] = ("mlp",)
+    """Network sizes: 'mlp' (CartPole-sized MLP). A MinAtar-sized conv joins once it exists."""
+    repeats: int = 5
+    """Timed repeats per implementation and point (median reported)."""
+    max_depth: int | None = None
+    """Planner max_depth knob (None: mctx's default, the simulation count)."""
+    name: str = ""
+    """Output stem (default: search_<platform>, or search_quick with --quick)."""
+    out_dir: str = str(RESULTS)
+    """Folder for the JSON, markdown table and plot."""
+
+
+def build_network(num_actions: int, kind: str):
+    if kind != "mlp":
+        raise ValueError(f"unknown network {kind!r}; available: mlp")
+    net = MuZeroMLP(OBSERVATION_DIM, num_actions, num_features=4, config=NetworkConfig(), rngs=nnx.Rngs(0))
+    graphdef, params = nnx.split(net)
+    params = nnx.to_pure_dict(params)
+    # Give the zero-initialised heads random weights so searches are not all ties.
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.PRNGKey(1), len(leaves))
+    leaves = [x + 0.1 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
+    return graphdef, jax.tree.unflatten(treedef, leaves)
+
+
+def plain_mctx_fns(graphdef):
+    """Root and recurrent functions written directly against mctx (the reference)."""
+
+    def root_fn(params, observation):
+        net = nnx.merge(graphdef, params)
+        latent = net.represent(observation)
+        logits, value_logits = net.predict(latent)
+        return mctx.RootFnOutput(prior_logits=logits, value=logits_to_scalar(value_logits), embedding=latent)
+
+    def recurrent_fn(params, key, action, latent):
+        net = nnx.merge(graphdef, params)
+        latent, reward_logits = net.dynamics(latent, action)
+        logits, value_logits = net.predict(latent)
+        reward = logits_to_scalar(reward_logits)
+        out = mctx.RecurrentFnOutput(reward=reward, discount=jnp.full_like(reward, DISCOUNT),
+                                     prior_logits=logits, value=logits_to_scalar(value_logits))
+        return out, latent
+
+    return root_fn, recurrent_fn
+
+
+def make_implementations(graphdef, num_actions: int, policy: str, num_simulations: int, max_depth):
+    """-> dict name -> jitted fn(params, key, observation) returning (action, action_weights)."""
+    config = search.PlannerConfig(policy=policy, num_simulations=num_simulations, max_depth=max_depth)
+    model = search.LearnedModel(graphdef, (OBSERVATION_DIM,), num_actions)
+    objective = search.Objective(discount=DISCOUNT)
+    root_fn, recurrent_fn = plain_mctx_fns(graphdef)
+
+    def glasszero(params, key, obs):
+        out = search.plan(params, key, obs, model=model, objective=objective, config=config)
+        return out.action, out.action_weights
+
+    def plain(params, key, obs):
+        root = root_fn(params, obs)
+        if policy == "gumbel":
+            out = mctx.gumbel_muzero_policy(params, key, root, recurrent_fn, num_simulations=num_simulations,
+                                            max_depth=max_depth, max_num_considered_actions=16)
+        else:
+            out = mctx.muzero_policy(params, key, root, recurrent_fn, num_simulations=num_simulations,
+                                     max_depth=max_depth)
+        return out.action, out.action_weights
+
+    def networks_alone(params, key, obs):
+        root = root_fn(params, obs)
+        actions = jnp.zeros(obs.shape[:1], jnp.int32)
+
+        def body(i, carry):
+            latent, acc = carry
+            out, latent = recurrent_fn(params, key, actions + i % num_actions, latent)
+            return latent, acc + out.value
+
+        _, acc = jax.lax.fori_loop(0, num_simulations, body, (root.embedding, root.value))
+        return actions, acc
+
+    return {"glasszero": jax.jit(glasszero), "mctx": jax.jit(plain), "networks": jax.jit(networks_alone)}
+
+
+def measure_point(policy, batch, num_simulations, num_actions, network, repeats, max_depth) -> dict:
+    graphdef, params = build_network(num_actions, network)
+    impls = make_implementations(graphdef, num_actions, policy, num_simulations, max_depth)
+    obs = jax.random.normal(jax.random.PRNGKey(2), (batch, OBSERVATION_DIM))
+    key = jax.random.PRNGKey(3)
+    compile_s, outputs = {}, {}
+    for name, fn in impls.items():
+        start = time.perf_counter()
+        outputs[name] = jax.block_until_ready(fn(params, key, obs))
+        compile_s[name] = time.perf_counter() - start
+    times = {name: [] for name in impls}
+    r = 0
+    # Interleaved, so drifts in machine load hit all alike; at least `repeats` rounds and
+    # at least ~0.3 s of calls per implementation, so millisecond calls get many samples.
+    while r < repeats or (min(sum(ts) for ts in times.values()) < 0.3 and r < 200):
+        for name, fn in impls.items():
+            k = jax.random.fold_in(key, r)
+            start = time.perf_counter()
+            jax.block_until_ready(fn(params, k, obs))
+            times[name].append(time.perf_counter() - start)
+        r += 1
+    same_weights = bool(jnp.array_equal(outputs["glasszero"][1], outputs["mctx"][1]))
+    same_actions = bool(jnp.array_equal(outputs["glasszero"][0], outputs["mctx"][0]))
+    result = {"policy": policy, "batch": batch, "simulations": num_simulations, "actions": num_actions,
+              "network": network, "max_depth": max_depth, "same_action_weights_as_mctx": same_weights,
+              "same_actions_as_mctx": same_actions, "compile_s": compile_s, "timed_calls": r}
+    for name, ts in times.items():
+        median = statistics.median(ts)
+        result[name] = {"median_s": median, "searches_per_s": batch / median,
+                        "simulations_per_s": batch * num_simulations / median}
+    result["ratio_glasszero_over_mctx"] = (result["glasszero"]["simulations_per_s"]
+                                           / result["mctx"]["simulations_per_s"])
+    return result
+
+
+def device_name() -> str:
+    dev = jax.devices()[0]
+    return f"{dev.platform}:{getattr(dev, 'device_kind', '')}".strip(":")
+
+
+def markdown_table(points: list[dict]) -> str:
+    lines = ["| policy | batch | sims | A | glasszero sims/s | mctx sims/s | networks sims/s | ratio | same weights |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for p in points:
+        lines.append(f"| {p['policy']} | {p['batch']} | {p['simulations']} | {p['actions']} | "
+                     f"{p['glasszero']['simulations_per_s']:,.0f} | {p['mctx']['simulations_per_s']:,.0f} | "
+                     f"{p['networks']['simulations_per_s']:,.0f} | {p['ratio_glasszero_over_mctx']:.3f} | "
+                     f"{'yes' if p['same_action_weights_as_mctx'] else 'NO'} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(points: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    combos = sorted({(p["policy"], p["simulations"], p["actions"]) for p in points})
+    cols = min(len(combos), 4)
+    rows = (len(combos) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    for ax, (policy, sims, actions) in zip(axes.flat, combos):
+        sel = sorted((p for p in points if (p["policy"], p["simulations"], p["actions"]) == (policy, sims, actions)),
+                     key=lambda p: p["batch"])
+        for impl, style in (("glasszero", "-o"), ("mctx", "--s"), ("networks", ":^")):
+            ax.plot([p["batch"] for p in sel], [p[impl]["simulations_per_s"] for p in sel], style, label=impl, ms=4)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{policy}, {sims} sims, A={actions}", fontsize=9)
+        ax.set_xlabel("batch")
+        ax.set_ylabel("simulations/s")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(combos):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(args: Args) -> dict:
+    if args.quick:
+        grid = [("gumbel", 1, 16, 4, "mlp"), ("gumbel", 16, 16, 4, "mlp"), ("muzero", 16, 16, 4, "mlp")]
+        repeats = 5
+    else:
+        grid = list(itertools.product(args.policies, args.batches, args.simulations, args.actions, args.networks))
+        repeats = args.repeats
+    points = []
+    for i, (policy, batch, sims, actions, network) in enumerate(grid):
+        p = measure_point(policy, batch, sims, actions, network, repeats, args.max_depth)
+        points.append(p)
+        print(f"[{i + 1}/{len(grid)}] {policy:6s} B={batch:5d} sims={sims:3d} A={actions:2d}: "
+              f"glasszero {p['glasszero']['simulations_per_s']:12,.0f} sims/s, "
+              f"mctx {p['mctx']['simulations_per_s']:12,.0f}, networks {p['networks']['simulations_per_s']:12,.0f}, "
+              f"ratio {p['ratio_glasszero_over_mctx']:.3f}", flush=True)
+    name = args.name or ("search_quick" if args.quick else f"search_{jax.devices()[0].platform}")
+    report = {
+        "benchmark": "search throughput: glasszero planner vs plain mctx vs networks alone",
+        "device": device_name(), "machine": platform.platform(), "processor": platform.machine(),
+        "jax": jax.__version__, "mctx": mctx.__version__, "repeats": repeats, "quick": args.quick,
+        "min_ratio_glasszero_over_mctx": min(p["ratio_glasszero_over_mctx"] for p in points),
+        "points": points,
+    }
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2))
+    (out / f"{name}.md").write_text(
+        f"# {report['benchmark']}\n\ndevice: {report['device']} ({report['processor']}), jax {report['jax']}, "
+        f"mctx {report['mctx']}, median of {repeats} interleaved repeats\n\n" + markdown_table(points))
+    plot(points, out / f"{name}.png", f"{report['device']}, jax {report['jax']}, mctx {report['mctx']}")
+    return report
+
+
+if __name__ == "__main__":
+    import tyro
+
+    main(tyro.cli(Args))

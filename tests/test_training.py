@@ -1,0 +1,137 @@
+"""The training loop on tiny shapes: no recompilation, bad configs refused early,
+NaN stops cleanly, checkpoints resume bit-exactly, and a kill saves the run."""
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from agent.checkpoint import Checkpoints
+from agent.config import ConfigError, EvalConfig, LossConfig, ReplayConfig, TrainConfig, validate
+from agent.loop import Agent
+from agent.records import read_metrics
+from agent.run import NonFiniteLossError, train
+from networks.muzero import NetworkConfig
+from search.planner import PlannerConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = TrainConfig(
+    total_env_steps=64, num_envs=2, act_steps_per_iteration=2,
+    network=NetworkConfig(hidden=8, latent=8, layers=1, value_support=5, reward_support=2),
+    planner=PlannerConfig(num_simulations=2),
+    loss=LossConfig(unroll_steps=2, td_steps=2),
+    replay=ReplayConfig(capacity_per_env=32, batch_size=4, min_size_per_env=8, replay_ratio=1.0,
+                        replay_ratio_start=1.0),
+    eval=EvalConfig(episodes=2, every_env_steps=1_000, num_simulations=2),
+    checkpoint_every_env_steps=16, log_every_iterations=1, eval_on_gymnasium=False,
+)
+TINY_ARGS = ["--total-env-steps", "4000", "--num-envs", "2", "--act-steps-per-iteration", "2",
+             "--network.hidden", "8", "--network.latent", "8", "--network.layers", "1",
+             "--network.value-support", "5", "--network.reward-support", "2", "--planner.num-simulations", "2",
+             "--loss.unroll-steps", "2", "--loss.td-steps", "2", "--replay.capacity-per-env", "32",
+             "--replay.batch-size", "4", "--replay.min-size-per-env", "8", "--eval.episodes", "2",
+             "--eval.num-simulations", "2", "--eval.every-env-steps", "100000",
+             "--checkpoint-every-env-steps", "100000", "--log-every-iterations", "1", "--no-eval-on-gymnasium"]
+
+
+def test_iteration_compiles_once():
+    agent = Agent(TINY)
+    state = agent.init()
+    for _ in range(4):  # the update count changes between iterations; the program does not
+        state, metrics = agent.iteration(state)
+    jax.block_until_ready(state)
+    assert int(state.learner.updates) > 0
+    assert agent.iteration._cache_size() == 1
+
+
+@pytest.mark.parametrize("change,field", [
+    (dict(replay=dataclasses.replace(TINY.replay, batch_size=-1)), "--replay.batch-size -1"),
+    (dict(loss=dataclasses.replace(TINY.loss, unroll_steps=0)), "--loss.unroll-steps 0"),
+    (dict(env="pong"), "--env 'pong'"),
+    (dict(replay=dataclasses.replace(TINY.replay, capacity_per_env=8, batch_size=64)),
+     "--replay.capacity-per-env 8.*smaller than a batch"),
+])
+def test_invalid_config_names_the_field(change, field):
+    with pytest.raises(ConfigError, match=field):
+        validate(dataclasses.replace(TINY, **change))
+
+
+def test_cli_refuses_a_bad_config_before_compiling():
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "train.py", "--replay.batch-size", "-3"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "--replay.batch-size -3 is invalid: must be > 0" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    unknown = subprocess.run([sys.executable, "train.py", "--env", "pong"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2 and "valid names: bandit, cartpole, chain" in unknown.stderr
+
+
+class NanRewardCartPole(envs.CartPole):
+    """Broken on purpose: every reward is NaN, so the first learner update's loss is NaN."""
+
+    name = "nan_cartpole"
+
+    def _step(self, inner, action, key):
+        nxt, _, terminated = super()._step(inner, action, key)
+        return nxt, jnp.float32(jnp.nan), terminated
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    if "nan_cartpole" not in envs.names():
+        envs.register("nan_cartpole", NanRewardCartPole)
+    # No updates (so a finite loss) until the replay holds 8 rows per env: 4 iterations, checkpointed.
+    config = dataclasses.replace(TINY, env="nan_cartpole", checkpoint_every_env_steps=4, out=str(tmp_path / "run"))
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at env step 16.*last good checkpoint.*\(step 12\)"):
+        train(config, quiet=True)
+    state, _ = Checkpoints(tmp_path / "run").restore(Agent(config).init())
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state.learner.params))
+
+
+def test_resume_continues_counters_and_loads_parameters_bit_exactly(tmp_path):
+    config = dataclasses.replace(TINY, out=str(tmp_path / "run"))
+    first = train(config, quiet=True, max_iterations=5)  # stops midway, saving as a kill would
+    assert first.env_steps == 20 and first.env_steps < config.total_env_steps
+    restored, host = Checkpoints(tmp_path / "run").restore(Agent(config).init())
+    for a, b in zip(jax.tree.leaves(first.state.learner.params), jax.tree.leaves(restored.learner.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for a, b in zip(jax.tree.leaves(first.state.replay), jax.tree.leaves(restored.replay)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert int(restored.learner.updates) == first.updates > 0
+    second = train(resume=tmp_path / "run", quiet=True, max_iterations=2)
+    assert second.env_steps == first.env_steps + 2 * TINY.env_steps_per_iteration
+    assert second.updates > first.updates
+    steps = [row["env_steps"] for row in read_metrics(tmp_path / "run")]
+    assert steps == sorted(steps) and steps[-1] == second.env_steps
+    assert (tmp_path / "run" / "config.json").exists()
+
+
+def test_sigterm_saves_and_the_run_resumes(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "train.py", "--out", str(run), *TINY_ARGS], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.time() + 180
+    while time.time() < deadline and len(read_metrics(run)) < 3:
+        time.sleep(0.5)
+    assert len(read_metrics(run)) >= 3, "the run never logged"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "stopped by SIGTERM" in out
+    saved = Checkpoints(run).latest_step()
+    assert saved is not None and 0 < saved < 4000
+    resumed = train(resume=run, quiet=True, max_iterations=1)
+    assert resumed.env_steps == saved + 4
+    assert json.loads((run / "config.json").read_text())["total_env_steps"] == 4000
