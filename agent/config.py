@@ -98,6 +98,12 @@ class TrainConfig:
     """Env steps per env in one jitted iteration (learner updates follow them)."""
     discount: float = 0.997
     """Discount of the objective and of the n-step targets."""
+    value: str = "learned"
+    """What scores the search's leaves while acting: 'learned' (the value head), 'zero', or a hand
+    value shipped for the env (cartpole: upright; chain: toward_goal, toward_wall), read from the
+    learned model's decoded features. The policy prior learns from those searches."""
+    value_blend: float = 1.0
+    """With a hand --value: weight of it against the learned value, (1 - w) learned + w hand."""
     network: NetworkConfig = field(default_factory=NetworkConfig)
     """Network sizes."""
     planner: PlannerConfig = field(default_factory=lambda: PlannerConfig(num_simulations=16))
@@ -150,6 +156,12 @@ def validate(config: TrainConfig) -> None:
 
     need(config.env.lower().replace("-v1", "") in envs.names(), "env", config.env,
          f"valid names: {', '.join(envs.names())}")
+    from agent.objectives import value_names
+
+    env_name = config.env.lower().replace("-v1", "")
+    need(config.value in value_names(env_name), "value", config.value,
+         f"choose from {', '.join(value_names(env_name))}")
+    need(0.0 <= config.value_blend <= 1.0, "value-blend", config.value_blend, "must be in [0, 1]")
     need(config.total_env_steps > 0, "total-env-steps", config.total_env_steps, "must be > 0")
     need(config.num_envs > 0, "num-envs", config.num_envs, "must be > 0")
     need(config.act_steps_per_iteration > 0, "act-steps-per-iteration", config.act_steps_per_iteration,

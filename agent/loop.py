@@ -22,8 +22,10 @@ from agent.config import TrainConfig
 from agent.learner import LearnerState, make_optimizer, update
 from networks.muzero import MuZeroMLP
 from search.models import LearnedModel
-from search.objective import LearnedValue, Objective
-from search.planner import PlannerConfig, plan
+from agent.evaluate import greedy_planner, rollout_returns
+from agent.objectives import make_objective
+from search.objective import Objective
+from search.planner import plan
 
 
 @struct.dataclass
@@ -64,7 +66,7 @@ class Agent:
         self.graphdef, params = nnx.split(network)
         self._initial_params = nnx.to_pure_dict(params)
         self.model = LearnedModel(self.graphdef, env.observation_shape, env.num_actions)
-        self.objective = objective or Objective(value=LearnedValue(), discount=config.discount)
+        self.objective = objective or make_objective(config.env, config.value, config.discount, config.value_blend)
         self.tx = make_optimizer(config.optim)
         self.iteration = jax.jit(self._iteration, donate_argnums=0)
         self.evaluate = jax.jit(self._evaluate, static_argnames=("episodes", "num_simulations"))
@@ -164,29 +166,10 @@ class Agent:
         return state, metrics
 
     # --- evaluation ----------------------------------------------------------------
-    def _evaluate(self, params, key: jax.Array, *, episodes: int, num_simulations: int,
-                  objective: Objective | None = None) -> jax.Array:
+    def _evaluate(self, params, key: jax.Array, *, episodes: int, num_simulations: int) -> jax.Array:
         """[episodes] returns of a greedy search (no Gumbel noise) on fresh envs."""
-        env = self.env
-        planner = PlannerConfig(policy="gumbel", num_simulations=num_simulations, gumbel_scale=0.0)
-        objective = objective or self.objective
-        reset_key, run_key = jax.random.split(key)
-        env_state, ts = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
-
-        def cond(carry):
-            _, ts, _, t, _ = carry
-            return jnp.logical_and(t < env.max_steps, ~jnp.all(ts.done))
-
-        def body(carry):
-            env_state, ts, returns, t, key = carry
-            key, sub = jax.random.split(key)
-            out = plan(params, sub, ts.observation, model=self.model, objective=objective, config=planner,
-                       action_mask=ts.action_mask)
-            env_state, ts = jax.vmap(env.step)(env_state, out.action)
-            return env_state, ts, returns + ts.reward, t + 1, key
-
-        carry = (env_state, ts, jnp.zeros((episodes,)), jnp.zeros((), jnp.int32), run_key)
-        return jax.lax.while_loop(cond, body, carry)[2]
+        return rollout_returns(self.env, self.model, params, self.objective, greedy_planner(num_simulations),
+                               key, episodes)
 
 
 def to_host(metrics: dict) -> dict:

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import platform
 import statistics
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +42,8 @@ class Args:
     """Evaluate (20 episodes, greedy search) every this many env steps."""
     name: str = "cartpole_cpu"
     """Output file stem under benchmarks/results/."""
+    runs_dir: str = "runs/learning_curve"
+    """Where the runs are kept (their checkpoints feed benchmarks/objectives.py)."""
     machine: str = field(default_factory=lambda: f"{platform.machine()} CPU, {jax.device_count()} device(s)")
     """A few words naming the machine, recorded in the JSON."""
 
@@ -110,8 +111,10 @@ def plot(per_seed: list[dict], path: Path, title: str) -> None:
 
 def main(args: Args) -> dict:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        per_seed = [run_seed(args, seed, Path(tmp)) for seed in args.seeds]
+    runs = Path(args.runs_dir)
+    if runs.exists() and any(runs.iterdir()):
+        raise FileExistsError(f"{runs} is not empty; remove it or pass --runs-dir")
+    per_seed = [run_seed(args, seed, runs) for seed in args.seeds]
     report = {
         "benchmark": "CartPole-v1, default preset (python train.py)",
         "machine": args.machine,

@@ -5,7 +5,9 @@ Public API:
   Objective, LearnedValue, FeatureValue, Constant, Blend, ModelReward, FeatureReward,
   Leaf, Edge, ValueFn, RewardFn                        -- the objective seam
   LearnedModel, SimulatorModel, NodeEval               -- world models to plan through
+  check_value_fn, ValueFnCheckError                    -- what is wrong with a user's ValueFn
 """
+from search.check import ValueFnCheckError, check_value_fn
 from search.models import LearnedModel, NodeEval, SimulatorModel
 from search.objective import (Blend, Constant, Edge, FeatureReward, FeatureValue, Leaf, LearnedValue,
                               ModelReward, Objective, RewardFn, ValueFn)
@@ -13,4 +15,4 @@ from search.planner import PlannerConfig, SearchOutput, plan
 
 __all__ = ["plan", "PlannerConfig", "SearchOutput", "Objective", "LearnedValue", "FeatureValue",
            "Constant", "Blend", "ModelReward", "FeatureReward", "Leaf", "Edge", "ValueFn", "RewardFn",
-           "LearnedModel", "SimulatorModel", "NodeEval"]
+           "LearnedModel", "SimulatorModel", "NodeEval", "check_value_fn", "ValueFnCheckError"]

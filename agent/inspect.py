@@ -1,0 +1,196 @@
+"""Inspect what a trained agent optimises.
+
+    python -m agent.inspect RUN                      # compares the learned value with the env's hand value
+    python -m agent.inspect RUN --hand-value upright --episodes 8
+
+Writes RUN/inspect/: report.json and report.md (the objectives, learned vs hand
+value correlation, how often the two objectives choose the same action on the
+same states, the feature decoder's error), values.png (learned vs hand value
+along the trajectories) and tree.dot (+ tree.png with Graphviz) of one search.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import envs
+from agent.evaluate import greedy_planner, load_run
+from agent.objectives import make_objective
+from search.planner import plan
+from search.render import write_tree
+
+
+def collect_trajectories(agent, params, hand_objective, *, episodes: int, max_steps: int, num_simulations: int,
+                         seed: int) -> dict:
+    """Acts with the run's own objective; at every state also asks the hand objective.
+
+    Returns numpy arrays [T, episodes(, F)]: alive, true features, decoded features,
+    learned value (value head), hand value of the true and of the decoded features,
+    the actions of both objectives, and the first search output (for the tree).
+    """
+    env, model = agent.env, agent.model
+    planner = greedy_planner(num_simulations)
+    hand_fn = hand_objective.value.fn if hasattr(hand_objective.value, "fn") else None
+
+    def step(carry, key):
+        env_state, ts = carry
+        k1, k2 = jax.random.split(key)
+        own = plan(params, k1, ts.observation, model=model, objective=agent.objective, config=planner,
+                   action_mask=ts.action_mask)
+        other = plan(params, k2, ts.observation, model=model, objective=hand_objective, config=planner,
+                     action_mask=ts.action_mask)
+        root = model.root(params, ts.observation)
+        decoded = model.features(params, root.embedding)
+        true = jax.vmap(env.features)(env_state)
+        record = {
+            "alive": ~ts.done,
+            "true_features": true,
+            "decoded_features": decoded,
+            "learned_value": root.learned_value,
+            "hand_value_true": jax.vmap(hand_fn)(true) if hand_fn else jnp.zeros(true.shape[:1]),
+            "hand_value_decoded": jax.vmap(hand_fn)(decoded) if hand_fn else jnp.zeros(true.shape[:1]),
+            "own_action": own.action,
+            "hand_action": other.action,
+        }
+        env_state, ts = jax.vmap(env.step)(env_state, own.action)
+        return (env_state, ts), record
+
+    @jax.jit
+    def run(params_, key):
+        reset_key, run_key = jax.random.split(key)
+        carry = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
+        first_tree = plan(params_, run_key, carry[1].observation, model=model, objective=agent.objective,
+                          config=planner).tree
+        _, records = jax.lax.scan(step, carry, jax.random.split(run_key, max_steps))
+        return records, first_tree
+
+    records, tree = run(params, jax.random.PRNGKey(seed))
+    out = {k: np.asarray(v) for k, v in records.items()}
+    out["tree"] = tree
+    return out
+
+
+def summarize(records: dict, feature_names: tuple[str, ...]) -> dict:
+    alive = records["alive"].astype(bool)
+    learned = records["learned_value"][alive]
+    hand_true = records["hand_value_true"][alive]
+    err = np.abs(records["decoded_features"] - records["true_features"])[alive]
+    def corr(a, b):
+        return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else None
+    return {
+        "states": int(alive.sum()),
+        "episode_lengths": alive.sum(axis=0).tolist(),
+        "corr_learned_vs_hand_true": corr(learned, hand_true),
+        "corr_learned_vs_hand_decoded": corr(learned, records["hand_value_decoded"][alive]),
+        "same_action_rate": float(np.mean(records["own_action"][alive] == records["hand_action"][alive])),
+        "decoder_mean_abs_error": {name: float(err[:, i].mean()) for i, name in enumerate(feature_names)},
+        "decoder_feature_scale": {name: float(np.abs(records["true_features"][alive][:, i]).mean())
+                                  for i, name in enumerate(feature_names)},
+    }
+
+
+def plot_values(records: dict, path: Path, hand_name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    alive = records["alive"].astype(bool)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    axes[0].scatter(records["hand_value_true"][alive], records["learned_value"][alive], s=3, alpha=0.4)
+    axes[0].set_xlabel(f"hand value '{hand_name}' (true features)")
+    axes[0].set_ylabel("learned value (value head)")
+    axes[0].grid(alpha=0.3)
+    length = int(alive[:, 0].sum())
+    t = np.arange(length)
+    axes[1].plot(t, records["learned_value"][:length, 0], label="learned value")
+    axes[1].plot(t, records["hand_value_true"][:length, 0], label=f"{hand_name} (true features)")
+    axes[1].plot(t, records["hand_value_decoded"][:length, 0], "--", label=f"{hand_name} (decoded features)")
+    axes[1].set_xlabel("step of episode 0")
+    axes[1].legend(fontsize=8)
+    axes[1].grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes: int = 8,
+                max_steps: int | None = None, num_simulations: int | None = None, seed: int = 0) -> dict:
+    run_dir = Path(run_dir)
+    agent, params = load_run(run_dir)
+    names = list(envs.hand_values(agent.env.name))
+    if hand_value is None:
+        if not names:
+            raise ValueError(f"env {agent.env.name!r} ships no hand value; pass --hand-value or register one")
+        hand_value = names[0]
+    hand_objective = make_objective(agent.env.name, hand_value, agent.config.discount)
+    sims = num_simulations or agent.config.eval.num_simulations
+    records = collect_trajectories(agent, params, hand_objective, episodes=episodes,
+                                   max_steps=max_steps or agent.env.max_steps, num_simulations=sims, seed=seed)
+    out_dir = run_dir / "inspect"
+    out_dir.mkdir(exist_ok=True)
+    report = {
+        "run": str(run_dir),
+        "objective": str(agent.objective),
+        "compared_with": str(hand_objective),
+        "model": "learned world model (hand value reads the feature decoder)",
+        "num_simulations": sims,
+        **summarize(records, agent.env.feature_names),
+    }
+    names_a = {"cartpole": ("left", "right"), "chain": ("left", "right", "take")}.get(agent.env.name)
+    report["tree_files"] = [str(p) for p in write_tree(records["tree"], out_dir / "tree", action_names=names_a)]
+    plot_values(records, out_dir / "values.png", hand_value)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    lines = [f"# What {run_dir.name} optimises", "", f"- acting objective: `{report['objective']}`",
+             f"- compared with: `{report['compared_with']}`", f"- states: {report['states']} "
+             f"(episode lengths {report['episode_lengths']})",
+             f"- correlation, learned value vs hand value on true features: {report['corr_learned_vs_hand_true']}",
+             f"- correlation, learned value vs hand value on decoded features: "
+             f"{report['corr_learned_vs_hand_decoded']}",
+             f"- same action chosen by both objectives: {100 * report['same_action_rate']:.1f}% of states",
+             "- feature decoder mean |error| (vs mean |feature|): " + ", ".join(
+                 f"{k} {v:.3g} ({report['decoder_feature_scale'][k]:.3g})"
+                 for k, v in report["decoder_mean_abs_error"].items())]
+    (out_dir / "report.md").write_text("\n".join(lines) + "\n")
+    return report
+
+
+@dataclass(frozen=True)
+class Args:
+    """Inspect what a trained run optimises, next to a hand-specified objective."""
+
+    run: tyro.conf.Positional[str]
+    """Run folder written by train.py."""
+    hand_value: str | None = None
+    """Hand value to compare with (default: the env's first, e.g. cartpole: upright)."""
+    episodes: int = 8
+    """Evaluation trajectories."""
+    max_steps: int | None = None
+    """Steps per trajectory (default: the env's limit)."""
+    num_simulations: int | None = None
+    """Simulations per search (default: the run's eval setting)."""
+    seed: int = 0
+
+
+def main(args: Args) -> None:
+    report = inspect_run(args.run, hand_value=args.hand_value, episodes=args.episodes, max_steps=args.max_steps,
+                         num_simulations=args.num_simulations, seed=args.seed)
+    print((Path(args.run) / "inspect" / "report.md").read_text())
+    print("files:", ", ".join(report["tree_files"] + ["values.png", "report.json"]))
+
+
+if __name__ == "__main__":
+    import sys
+
+    try:
+        main(tyro.cli(Args))
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2)
