@@ -125,7 +125,8 @@ class TrainConfig:
 
 
 PRESETS: dict[str, TrainConfig] = {
-    "cartpole": TrainConfig(),
+    # Stops once solved (an evaluation >= 475); --eval.stop-at-return None trains the whole budget.
+    "cartpole": TrainConfig(total_env_steps=10_000, eval=EvalConfig(stop_at_return=475.0)),
     "chain": TrainConfig(env="chain", total_env_steps=1_000, discount=0.99,
                          network=NetworkConfig(hidden=32, latent=32, value_support=5, reward_support=3),
                          eval=EvalConfig(episodes=8, every_env_steps=200), eval_on_gymnasium=False),

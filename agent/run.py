@@ -176,7 +176,7 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
                 last_eval = run_eval(state, env_steps)
                 row["eval_return_mean"], row["eval_return_std"] = last_eval
                 progress.update(task, eval=f"{last_eval[0]:.1f}")
-            if evaluated or iterations % config.log_every_iterations == 0:
+            if evaluated or iterations == 1 or iterations % config.log_every_iterations == 0:
                 recorder.write(row)
             now = time.perf_counter()
             progress.update(task, completed=env_steps, loss=f"{metrics['loss']:.3f}",

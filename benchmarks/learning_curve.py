@@ -59,7 +59,8 @@ def run_seed(args: Args, seed: int, out_root: Path) -> dict:
     base = preset("cartpole")
     config = dataclasses.replace(
         base, seed=seed, total_env_steps=args.total_env_steps, out=str(out_root / f"seed{seed}"),
-        eval=dataclasses.replace(base.eval, every_env_steps=args.eval_every), eval_on_gymnasium=True)
+        eval=dataclasses.replace(base.eval, every_env_steps=args.eval_every, stop_at_return=None),
+        eval_on_gymnasium=True)
     result = train(config)
     rows = read_metrics(Path(config.out))
     curve = [(r["env_steps"], r["wall_s"], r["eval_return_mean"], r["eval_return_std"])

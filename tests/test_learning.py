@@ -11,7 +11,7 @@ from agent.run import train
 def test_cartpole_reaches_475_within_5000_env_steps(tmp_path):
     base = preset("cartpole")
     config = dataclasses.replace(
-        base, seed=0, out=str(tmp_path / "run"), eval_on_gymnasium=False,
+        base, seed=0, total_env_steps=5_000, out=str(tmp_path / "run"), eval_on_gymnasium=False,
         eval=dataclasses.replace(base.eval, episodes=20, stop_at_return=475.0))
     result = train(config, quiet=True)
     assert result.env_steps <= 5_000

@@ -1,0 +1,94 @@
+"""CartPole returns of trained agents under three objectives.
+
+    python -m benchmarks.objectives                   # runs/learning_curve/seed*/ (from benchmarks.learning_curve)
+    python -m benchmarks.objectives --runs a b c      # any run folders
+
+For each trained checkpoint: mean return over `episodes` greedy searches with
+  learned value   -- the value head, on the learned world model (as trained);
+  hand value      -- the 'upright' hand value of the decoded features, on the learned model;
+  hand value, true simulator -- the same function of the exact features, on the env's dynamics.
+Writes benchmarks/results/objectives_cartpole.{json,png}.
+"""
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from agent.evaluate import evaluate_run
+
+RESULTS = Path(__file__).parent / "results"
+SETTINGS = {
+    "learned value (learned model)": dict(value="learned", model="learned"),
+    "hand value 'upright' (learned model, decoded features)": dict(value="upright", model="learned"),
+    "hand value 'upright' (true simulator)": dict(value="upright", model="simulator"),
+}
+
+
+@dataclass(frozen=True)
+class Args:
+    """Returns of trained CartPole agents under swapped objectives."""
+
+    runs: tuple[str, ...] = ()
+    """Run folders (default: runs/learning_curve/seed*)."""
+    episodes: int = 20
+    """Evaluation episodes per run and objective."""
+    num_simulations: int = 16
+    """Simulations per search."""
+    machine: str = f"{platform.machine()} CPU"
+    """A few words naming the machine."""
+
+
+def main(args: Args) -> dict:
+    runs = [Path(r) for r in args.runs] or sorted(Path("runs/learning_curve").glob("seed*"))
+    if not runs:
+        raise FileNotFoundError("no runs: run `python -m benchmarks.learning_curve` first or pass --runs")
+    table = []
+    for run in runs:
+        row = {"run": run.name}
+        for label, setting in SETTINGS.items():
+            returns = evaluate_run(run, episodes=args.episodes, num_simulations=args.num_simulations, **setting)
+            row[label] = {"mean": float(returns.mean()), "std": float(returns.std())}
+            print(f"{run.name}: {label}: {returns.mean():.1f} ± {returns.std():.1f}", flush=True)
+        table.append(row)
+    report = {"benchmark": "CartPole-v1 return under swapped objectives, trained checkpoints",
+              "machine": args.machine, "jax": jax.__version__, "episodes": args.episodes,
+              "num_simulations": args.num_simulations, "runs": table,
+              "mean_over_runs": {label: float(np.mean([r[label]["mean"] for r in table])) for label in SETTINGS}}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "objectives_cartpole.json").write_text(json.dumps(report, indent=2))
+    plot(table, RESULTS / "objectives_cartpole.png")
+    return report
+
+
+def plot(table: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(SETTINGS)
+    width = 0.8 / len(labels)
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for i, label in enumerate(labels):
+        xs = np.arange(len(table)) + i * width
+        ax.bar(xs, [r[label]["mean"] for r in table], width, yerr=[r[label]["std"] for r in table],
+               label=label, capsize=2)
+    ax.set_xticks(np.arange(len(table)) + width * (len(labels) - 1) / 2, [r["run"] for r in table])
+    ax.axhline(475, ls="--", c="gray", lw=1)
+    ax.set_ylabel("return (20 episodes)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("CartPole-v1: the same trained agent under three objectives")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    import tyro
+
+    main(tyro.cli(Args))
