@@ -44,6 +44,10 @@ class LossConfig:
     """Weight of the reward cross-entropy."""
     feature_weight: float = 1.0
     """Weight of the feature-decoder regression (latent -> env features)."""
+    consistency_weight: float = 0.0
+    """EfficientZero's temporal consistency (SimSiam): weight of the negative cosine similarity
+    between the predicted projection of the k-th unrolled latent and the stop-gradient projection
+    of the representation of the real observation k steps later (EfficientZero uses 2; 0 is off)."""
     target_update_interval: int = 100
     """Copy the online parameters to the target network every this many updates."""
 

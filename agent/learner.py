@@ -47,11 +47,33 @@ def make_optimizer(config: OptimConfig) -> optax.GradientTransformation:
                        optax.adamw(schedule, weight_decay=config.weight_decay))
 
 
+def negative_cosine_similarity(prediction: jax.Array, target: jax.Array) -> jax.Array:
+    """[B, P], [B, P] -> [B]: -cos(prediction, target), in [-1, 1]."""
+    p = prediction / jnp.maximum(jnp.linalg.norm(prediction, axis=-1, keepdims=True), 1e-8)
+    t = target / jnp.maximum(jnp.linalg.norm(target, axis=-1, keepdims=True), 1e-8)
+    return -jnp.sum(p * t, axis=-1)
+
+
+def consistency_loss(net, unrolled_latent: jax.Array, next_observation: jax.Array) -> jax.Array:
+    """EfficientZero's temporal consistency for one unroll step, [B].
+
+    The online branch projects the dynamics' latent and predicts; the target
+    branch projects the representation of the real observation at t+k, with no
+    gradient (SimSiam's stop-gradient).
+    """
+    prediction = net.project(unrolled_latent, with_predictor=True)
+    target = jax.lax.stop_gradient(net.project(net.represent(next_observation), with_predictor=False))
+    return negative_cosine_similarity(prediction, target)
+
+
 def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, targets: Targets,
-                weights: jax.Array, config: LossConfig, value_support: int, reward_support: int):
+                weights: jax.Array, config: LossConfig, value_support: int, reward_support: int,
+                next_observations: jax.Array | None = None):
     """Loss of a batch.
 
     observation: [B, O] the first observation of each window.
+    next_observations: [B, K, O] the real observations after each action (for the
+      consistency loss; None when it is off).
     actions: [B, K] the actions taken after it.
     targets: Targets with a leading [B] axis.
     weights: [B] per-sample weights (importance weights; ones for uniform replay).
@@ -60,7 +82,8 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
     net = nnx.merge(graphdef, params)
     k_steps = config.unroll_steps
     latent = net.represent(observation)
-    parts = {"value_loss": 0.0, "policy_loss": 0.0, "reward_loss": 0.0, "feature_loss": 0.0}
+    parts = {"value_loss": 0.0, "policy_loss": 0.0, "reward_loss": 0.0, "feature_loss": 0.0,
+             "consistency_loss": 0.0}
     for k in range(k_steps + 1):
         step_weight = 1.0 if k == 0 else 1.0 / k_steps
         policy_logits, value_logits = net.predict(latent)
@@ -75,8 +98,12 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
             latent = scale_gradient(latent, 0.5)
             reward_ce = cross_entropy(reward_logits, scalar_to_probs(targets.reward[:, k + 1], reward_support))
             parts["reward_loss"] += (1.0 / k_steps) * reward_ce * targets.reward_mask[:, k + 1]
+            if config.consistency_weight > 0:
+                parts["consistency_loss"] += ((1.0 / k_steps) * targets.policy_mask[:, k + 1]
+                                              * consistency_loss(net, latent, next_observations[:, k]))
     per_sample = (config.value_weight * parts["value_loss"] + config.policy_weight * parts["policy_loss"]
-                  + config.reward_weight * parts["reward_loss"] + config.feature_weight * parts["feature_loss"])
+                  + config.reward_weight * parts["reward_loss"] + config.feature_weight * parts["feature_loss"]
+                  + config.consistency_weight * parts["consistency_loss"])
     loss = jnp.mean(weights * per_sample)
     metrics = {name: jnp.mean(value) for name, value in parts.items()}
     metrics["loss"] = loss
@@ -102,7 +129,8 @@ def update(graphdef, tx: optax.GradientTransformation, state: LearnerState, repl
     targets = jax.vmap(lambda w, b: n_step_targets(w, b, k_steps, n, discount))(windows, bootstrap)
     grad_fn = jax.grad(unroll_loss, argnums=1, has_aux=True)
     grads, metrics = grad_fn(graphdef, state.params, windows.observation[:, 0], windows.action[:, :k_steps],
-                             targets, jnp.ones((batch_size,)), config, value_support, reward_support)
+                             targets, jnp.ones((batch_size,)), config, value_support, reward_support,
+                             windows.observation[:, 1:k_steps + 1])
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     count = state.updates + 1

@@ -153,7 +153,8 @@ class Agent:
             return learner, jax.tree.map(jnp.add, sums, metrics)
 
         zeros = {name: jnp.zeros(()) for name in
-                 ("loss", "value_loss", "policy_loss", "reward_loss", "feature_loss", "grad_norm")}
+                 ("loss", "value_loss", "policy_loss", "reward_loss", "feature_loss",
+                                  "consistency_loss", "grad_norm")}
         learner, sums = jax.lax.fori_loop(0, num_updates, learn, (state.learner, zeros))
         state = state.replace(learner=learner, owed_updates=owed - num_updates)
         denom = jnp.maximum(num_updates, 1)

@@ -58,6 +58,9 @@ class Args:
     """Timed repeats per implementation and point (median reported)."""
     max_depth: int | None = None
     """Planner max_depth knob (None: mctx's default, the simulation count)."""
+    puct_table: bool = False
+    """Instead of the sweep: time PUCT implementations (mctx, glasszero, glasszero without
+    tie-break noise) against mctx Gumbel at 50 simulations; writes <name>_puct.{json,md}."""
     name: str = ""
     """Output stem (default: search_<platform>, or search_quick with --quick)."""
     out_dir: str = str(RESULTS)
@@ -215,7 +218,76 @@ def plot(points: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def puct_variants(graphdef, num_actions: int, num_simulations: int, max_depth):
+    """-> name -> jitted fn(params, key, obs) -> (action, action_weights), all through search.plan."""
+    model = search.LearnedModel(graphdef, (OBSERVATION_DIM,), num_actions)
+    objective = search.Objective(discount=DISCOUNT)
+    configs = {
+        "mctx muzero_policy": search.PlannerConfig(policy="muzero", num_simulations=num_simulations,
+                                                   max_depth=max_depth, puct_implementation="mctx"),
+        "glasszero PUCT (identical)": search.PlannerConfig(policy="muzero", num_simulations=num_simulations,
+                                                           max_depth=max_depth),
+        "glasszero PUCT, no tie-break noise": search.PlannerConfig(
+            policy="muzero", num_simulations=num_simulations, max_depth=max_depth, tie_break_noise=False),
+        "Gumbel (reference)": search.PlannerConfig(policy="gumbel", num_simulations=num_simulations,
+                                                   max_depth=max_depth),
+    }
+
+    def make(config):
+        def fn(params, key, obs):
+            out = search.plan(params, key, obs, model=model, objective=objective, config=config)
+            return out.action, out.action_weights
+        return jax.jit(fn)
+
+    return {name: make(config) for name, config in configs.items()}
+
+
+def measure_puct(batch: int, num_actions: int, num_simulations: int, repeats: int, max_depth) -> dict:
+    graphdef, params = build_network(num_actions, "mlp")
+    fns = puct_variants(graphdef, num_actions, num_simulations, max_depth)
+    obs = jax.random.normal(jax.random.PRNGKey(2), (batch, OBSERVATION_DIM))
+    outputs = {name: jax.block_until_ready(fn(params, jax.random.PRNGKey(3), obs)) for name, fn in fns.items()}
+    times = {name: [] for name in fns}
+    for r in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn(params, jax.random.fold_in(jax.random.PRNGKey(3), r), obs))
+            times[name].append(time.perf_counter() - start)
+    ref = outputs["mctx muzero_policy"][1]
+    return {"batch": batch, "actions": num_actions, "simulations": num_simulations,
+            "median_s": {name: statistics.median(ts) for name, ts in times.items()},
+            "identical_to_mctx": {name: bool(jnp.array_equal(outputs[name][1], ref))
+                                  for name in fns if name != "Gumbel (reference)"}}
+
+
+def main_puct(args: Args) -> dict:
+    rows = [measure_puct(b, a, 50, max(args.repeats, 5), args.max_depth)
+            for b in (16, 256, 1024) for a in (4, 18)]
+    name = (args.name or f"search_{jax.devices()[0].platform}") + "_puct"
+    names = list(rows[0]["median_s"])
+    lines = [f"# PUCT speed, 50 simulations ({device_name()}, jax {jax.__version__}, mctx {mctx.__version__})", "",
+             "Median seconds per search; in brackets: speed-up over mctx.muzero_policy.", "",
+             "| batch | A | " + " | ".join(names) + " | identical to mctx |",
+             "| ---: | ---: |" + " ---: |" * len(names) + " --- |"]
+    for row in rows:
+        base = row["median_s"]["mctx muzero_policy"]
+        cells = [f"{row['median_s'][n]:.4f} ({base / row['median_s'][n]:.2f}x)" for n in names]
+        same = ", ".join(f"{n}: {'yes' if v else 'no'}" for n, v in row["identical_to_mctx"].items()
+                         if n != "mctx muzero_policy")
+        lines.append(f"| {row['batch']} | {row['actions']} | " + " | ".join(cells) + f" | {same} |")
+        print(lines[-1], flush=True)
+    report = {"benchmark": "PUCT implementations vs mctx", "device": device_name(), "jax": jax.__version__,
+              "mctx": mctx.__version__, "rows": rows}
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2))
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
+    return report
+
+
 def main(args: Args) -> dict:
+    if args.puct_table:
+        return main_puct(args)
     if args.quick:
         grid = [("gumbel", 1, 16, 4, "mlp"), ("gumbel", 16, 16, 4, "mlp"), ("muzero", 16, 16, 4, "mlp")]
         repeats = 5

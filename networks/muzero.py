@@ -32,6 +32,8 @@ class NetworkConfig:
     """Value is a categorical over the integers -S..S in h-space (covers returns up to ~460)."""
     reward_support: int = 5
     """Reward is a categorical over -R..R in h-space (covers rewards up to ~35)."""
+    projection: int = 64
+    """Output size of the SimSiam projection used by the consistency loss."""
 
 
 def min_max_normalize(x: jax.Array, eps: float = 1e-5) -> jax.Array:
@@ -71,6 +73,9 @@ class MuZeroMLP(nnx.Module):
         self.policy_head = MLP(c.latent, c.hidden, num_actions, c.layers, rngs=rngs, zero_output=True)
         self.value_head = MLP(c.latent, c.hidden, 2 * c.value_support + 1, c.layers, rngs=rngs, zero_output=True)
         self.decoder = MLP(c.latent, c.hidden, num_features, 1, rngs=rngs, zero_output=True)
+        # SimSiam heads for EfficientZero's temporal consistency loss.
+        self.projection = MLP(c.latent, c.hidden, c.projection, 1, rngs=rngs)
+        self.projection_predictor = MLP(c.projection, c.hidden, c.projection, 1, rngs=rngs)
 
     def represent(self, observation: jax.Array) -> jax.Array:
         """[B, O] -> [B, H] latent in [0, 1]."""
@@ -89,6 +94,11 @@ class MuZeroMLP(nnx.Module):
     def decode_features(self, latent: jax.Array) -> jax.Array:
         """[B, H] -> [B, F] predicted env features."""
         return self.decoder(latent)
+
+    def project(self, latent: jax.Array, with_predictor: bool) -> jax.Array:
+        """[B, H] -> [B, P] SimSiam projection (then the predictor, on the online branch)."""
+        z = self.projection(latent)
+        return self.projection_predictor(z) if with_predictor else z
 
 
 def count_params(params) -> int:

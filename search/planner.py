@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import mctx
 
+from search import puct
 from search.objective import Edge, Leaf, Objective, call_reward_fn, call_value_fn
 
 # The logit mctx gives masked actions (policies._mask_invalid_actions); we use the
@@ -53,12 +54,21 @@ class PlannerConfig:
     """PUCT: exploration constant c2."""
     temperature: float = 1.0
     """PUCT: act proportionally to visits^(1/temperature); 0 is greedy."""
+    puct_implementation: Literal["glasszero", "mctx"] = "glasszero"
+    """PUCT: 'glasszero' runs one selection rule per step (search/puct.py; identical results to
+    mctx, faster); 'mctx' calls mctx.muzero_policy."""
+    tie_break_noise: bool = True
+    """PUCT ('glasszero' implementation): break exact ties at random as mctx does; False is
+    faster but breaks ties by the first index (results then differ from mctx on ties)."""
 
     def __post_init__(self):
         if self.policy not in ("gumbel", "muzero"):
             raise ValueError(f"PlannerConfig.policy must be 'gumbel' or 'muzero', got {self.policy!r}")
         if self.num_simulations < 1:
             raise ValueError(f"PlannerConfig.num_simulations must be >= 1, got {self.num_simulations}")
+        if self.puct_implementation not in ("glasszero", "mctx"):
+            raise ValueError(f"PlannerConfig.puct_implementation must be 'glasszero' or 'mctx', "
+                             f"got {self.puct_implementation!r}")
         if self.max_depth is not None and self.max_depth < 1:
             raise ValueError(f"PlannerConfig.max_depth must be >= 1 or None, got {self.max_depth}")
 
@@ -183,7 +193,13 @@ def _search(params, key, root, recurrent_fn, invalid_actions, config: PlannerCon
             gumbel_scale=config.gumbel_scale,
         )
     else:
-        out = mctx.muzero_policy(
+        extra = {}
+        if config.puct_implementation == "glasszero":
+            policy_fn = puct.muzero_policy
+            extra = {"tie_break_noise": config.tie_break_noise}
+        else:
+            policy_fn = mctx.muzero_policy
+        out = policy_fn(
             params, key, root, recurrent_fn,
             num_simulations=config.num_simulations,
             invalid_actions=invalid_actions,
@@ -194,6 +210,7 @@ def _search(params, key, root, recurrent_fn, invalid_actions, config: PlannerCon
             pb_c_init=config.pb_c_init,
             pb_c_base=config.pb_c_base,
             temperature=config.temperature,
+            **extra,
         )
     tree = out.search_tree
     return SearchOutput(
