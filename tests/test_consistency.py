@@ -30,4 +30,4 @@ def test_no_gradient_reaches_the_target_branch():
     np.testing.assert_array_equal(g_next, 0.0)  # the real observation's branch is stop-gradient
     assert float(jnp.abs(g_latent).max()) > 0  # the unrolled latent's branch learns
     # The predictor only sits on the online branch, and it gets a gradient.
-    assert float(jnp.abs(g_params["projection_predictor"]["out"]["kernel"].value).max()) > 0
+    assert float(jnp.abs(g_params["projection_predictor"]["out"]["kernel"][...]).max()) > 0
