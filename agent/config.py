@@ -48,6 +48,9 @@ class LossConfig:
     """EfficientZero's temporal consistency (SimSiam): weight of the negative cosine similarity
     between the predicted projection of the k-th unrolled latent and the stop-gradient projection
     of the representation of the real observation k steps later (EfficientZero uses 2; 0 is off)."""
+    off_policy_correction: bool = False
+    """EfficientZero: shorten the TD horizon of old data, clip(td_steps - age / (0.3 x
+    total_env_steps), 1, td_steps) (see agent.targets.corrected_td_steps)."""
     target_update_interval: int = 100
     """Copy the online parameters to the target network every this many updates."""
 
@@ -68,6 +71,15 @@ class ReplayConfig:
     """Updates per env step at the start of training (more learning on little data)."""
     replay_ratio_decay_steps: int = 2000
     """Env steps over which the ratio goes linearly from `replay_ratio_start` to `replay_ratio`."""
+    prioritized: bool = False
+    """Prioritized replay: sample window starts with P ~ priority^alpha, priority = |predicted
+    value - target| + eps, new data at max priority, importance weights in the loss."""
+    priority_alpha: float = 0.6
+    """PER exponent alpha (0 is uniform)."""
+    priority_beta_start: float = 0.4
+    """PER importance-weight exponent at the start; annealed linearly to 1 over the run."""
+    priority_eps: float = 1e-6
+    """Added to every priority so no window is never sampled."""
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,17 @@ import optax
 from flax import nnx
 
 from agent.config import LossConfig, OptimConfig
-from agent.replay import Replay, Transition, sample_windows
-from agent.targets import Targets, n_step_targets
+from agent.replay import Replay, Transition, sample_prioritized, sample_windows, update_priorities
+from agent.targets import Targets, corrected_td_steps, n_step_targets
 from networks.support import logits_to_scalar, scalar_to_probs
+
+
+class PriorityConfig(NamedTuple):
+    """Prioritized replay: P ~ priority^alpha, importance weights (N P)^-beta."""
+
+    alpha: float = 0.6
+    beta_start: float = 0.4
+    eps: float = 1e-6
 
 
 class LearnerState(NamedTuple):
@@ -82,11 +90,14 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
     net = nnx.merge(graphdef, params)
     k_steps = config.unroll_steps
     latent = net.represent(observation)
+    first_value = None
     parts = {"value_loss": 0.0, "policy_loss": 0.0, "reward_loss": 0.0, "feature_loss": 0.0,
              "consistency_loss": 0.0}
     for k in range(k_steps + 1):
         step_weight = 1.0 if k == 0 else 1.0 / k_steps
         policy_logits, value_logits = net.predict(latent)
+        if k == 0:
+            first_value = jax.lax.stop_gradient(logits_to_scalar(value_logits))
         value_ce = cross_entropy(value_logits, scalar_to_probs(targets.value[:, k], value_support))
         policy_ce = cross_entropy(policy_logits, targets.policy[:, k])
         feature_err = jnp.sum((net.decode_features(latent) - targets.features[:, k]) ** 2, axis=-1)
@@ -107,7 +118,7 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
     loss = jnp.mean(weights * per_sample)
     metrics = {name: jnp.mean(value) for name, value in parts.items()}
     metrics["loss"] = loss
-    return loss, metrics
+    return loss, (metrics, first_value)
 
 
 def target_values(graphdef, target_params, observations: jax.Array) -> jax.Array:
@@ -120,21 +131,45 @@ def target_values(graphdef, target_params, observations: jax.Array) -> jax.Array
 
 def update(graphdef, tx: optax.GradientTransformation, state: LearnerState, replay: Replay, key: jax.Array,
            *, config: LossConfig, batch_size: int, discount: float, value_support: int,
-           reward_support: int) -> tuple[LearnerState, dict]:
-    """One learner step: sample windows, build targets, take a gradient step."""
+           reward_support: int, total_env_steps: int = 1, env_steps: jax.Array | int = 0,
+           prioritized: PriorityConfig | None = None) -> tuple[LearnerState, Replay, dict]:
+    """One learner step: sample windows, build targets, take a gradient step.
+
+    With `prioritized`, windows are drawn by priority, the loss is weighted by
+    importance weights (beta annealed from beta_start to 1 over the run), and the
+    sampled starts get new priorities |predicted value - target value| + eps.
+    Returns (learner state, replay with updated priorities, metrics).
+    """
     k_steps, n = config.unroll_steps, config.td_steps
-    windows, _ = sample_windows(replay, key, batch_size, k_steps + n + 1)
+    length = k_steps + n + 1
+    if prioritized is None:
+        windows, age = sample_windows(replay, key, batch_size, length)
+        weights = jnp.ones((batch_size,))
+    else:
+        progress = jnp.clip(env_steps / total_env_steps, 0.0, 1.0)
+        beta = prioritized.beta_start + progress * (1.0 - prioritized.beta_start)
+        windows, age, weights, index = sample_prioritized(replay, key, batch_size, length, prioritized.alpha, beta)
+    if config.off_policy_correction:
+        # Rows are steps of every env at once: a row's age in env steps is age x num_envs.
+        horizon = corrected_td_steps(age * replay.num_envs, n, total_env_steps)
+        first_bootstrap = 1
+    else:
+        horizon = jnp.full((batch_size,), n, jnp.int32)
+        first_bootstrap = n
     bootstrap = jnp.zeros(windows.reward.shape)
-    bootstrap = bootstrap.at[:, n:].set(target_values(graphdef, state.target_params, windows.observation[:, n:]))
-    targets = jax.vmap(lambda w, b: n_step_targets(w, b, k_steps, n, discount))(windows, bootstrap)
+    bootstrap = bootstrap.at[:, first_bootstrap:].set(
+        target_values(graphdef, state.target_params, windows.observation[:, first_bootstrap:]))
+    targets = jax.vmap(lambda w, b, h: n_step_targets(w, b, k_steps, n, discount, h))(windows, bootstrap, horizon)
     grad_fn = jax.grad(unroll_loss, argnums=1, has_aux=True)
-    grads, metrics = grad_fn(graphdef, state.params, windows.observation[:, 0], windows.action[:, :k_steps],
-                             targets, jnp.ones((batch_size,)), config, value_support, reward_support,
-                             windows.observation[:, 1:k_steps + 1])
+    grads, (metrics, predicted_value) = grad_fn(
+        graphdef, state.params, windows.observation[:, 0], windows.action[:, :k_steps], targets, weights, config,
+        value_support, reward_support, windows.observation[:, 1:k_steps + 1])
+    if prioritized is not None:
+        replay = update_priorities(replay, index, jnp.abs(predicted_value - targets.value[:, 0]) + prioritized.eps)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     count = state.updates + 1
     refresh = count % config.target_update_interval == 0
     target_params = jax.tree.map(lambda new, old: jnp.where(refresh, new, old), params, state.target_params)
     metrics["grad_norm"] = optax.tree.norm(grads)
-    return LearnerState(params, target_params, opt_state, count), metrics
+    return LearnerState(params, target_params, opt_state, count), replay, metrics

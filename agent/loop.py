@@ -19,7 +19,7 @@ from flax import nnx, struct
 import envs
 from agent import replay as replay_lib
 from agent.config import TrainConfig
-from agent.learner import LearnerState, make_optimizer, update
+from agent.learner import LearnerState, PriorityConfig, make_optimizer, update
 from networks.muzero import MuZeroMLP
 from search.models import LearnedModel
 from agent.evaluate import greedy_planner, rollout_returns
@@ -144,19 +144,23 @@ class Agent:
             ready, self.replay_ratio(state.env_steps) * config.env_steps_per_iteration, 0.0)
         num_updates = jnp.floor(owed).astype(jnp.int32)
 
+        r = config.replay
+        per = PriorityConfig(r.priority_alpha, r.priority_beta_start, r.priority_eps) if r.prioritized else None
+
         def learn(i, carry):
-            learner, sums = carry
-            learner, metrics = update(
-                self.graphdef, self.tx, learner, state.replay, jax.random.fold_in(learn_key, i),
+            learner, replay, sums = carry
+            learner, replay, metrics = update(
+                self.graphdef, self.tx, learner, replay, jax.random.fold_in(learn_key, i),
                 config=config.loss, batch_size=config.replay.batch_size, discount=config.discount,
-                value_support=config.network.value_support, reward_support=config.network.reward_support)
-            return learner, jax.tree.map(jnp.add, sums, metrics)
+                value_support=config.network.value_support, reward_support=config.network.reward_support,
+                total_env_steps=config.total_env_steps, env_steps=state.env_steps, prioritized=per)
+            return learner, replay, jax.tree.map(jnp.add, sums, metrics)
 
         zeros = {name: jnp.zeros(()) for name in
                  ("loss", "value_loss", "policy_loss", "reward_loss", "feature_loss",
                                   "consistency_loss", "grad_norm")}
-        learner, sums = jax.lax.fori_loop(0, num_updates, learn, (state.learner, zeros))
-        state = state.replace(learner=learner, owed_updates=owed - num_updates)
+        learner, replay, sums = jax.lax.fori_loop(0, num_updates, learn, (state.learner, state.replay, zeros))
+        state = state.replace(learner=learner, replay=replay, owed_updates=owed - num_updates)
         denom = jnp.maximum(num_updates, 1)
         metrics = {name: total / denom for name, total in sums.items()}
         metrics.update(

@@ -39,10 +39,14 @@ class Transition(NamedTuple):
 
 @struct.dataclass
 class Replay:
-    """data: Transition of [C, E, ...] arrays; inserted: [] int32 rows written so far."""
+    """data: Transition of [C, E, ...] arrays; inserted: [] int32 rows written so far;
+    priority: [C, E] float32 sampling priority of each row as a window start (PER);
+    max_priority: [] the largest priority seen, given to new rows."""
 
     data: Transition
     inserted: jax.Array
+    priority: jax.Array
+    max_priority: jax.Array
 
     @property
     def capacity(self) -> int:
@@ -56,14 +60,17 @@ class Replay:
 def init(example: Transition, capacity: int) -> Replay:
     """An empty buffer shaped like `example` (one step of all envs, [E, ...])."""
     data = jax.tree.map(lambda x: jnp.zeros((capacity, *x.shape), x.dtype), example)
-    return Replay(data=data, inserted=jnp.zeros((), jnp.int32))
+    num_envs = example.action.shape[0]
+    return Replay(data=data, inserted=jnp.zeros((), jnp.int32),
+                  priority=jnp.ones((capacity, num_envs), jnp.float32), max_priority=jnp.ones((), jnp.float32))
 
 
 def add(replay: Replay, step: Transition) -> Replay:
     """Writes one step of all envs ([E, ...]) over the oldest row."""
     row = replay.inserted % replay.capacity
     data = jax.tree.map(lambda buf, x: buf.at[row].set(x), replay.data, step)
-    return Replay(data=data, inserted=replay.inserted + 1)
+    priority = replay.priority.at[row].set(replay.max_priority)  # new data: max priority
+    return replay.replace(data=data, inserted=replay.inserted + 1, priority=priority)
 
 
 def size(replay: Replay) -> jax.Array:
@@ -88,3 +95,47 @@ def sample_windows(replay: Replay, key: jax.Array, batch: int, length: int) -> t
     windows = jax.tree.map(lambda buf: buf[rows, stream[:, None]], replay.data)
     age = replay.inserted - 1 - start
     return windows, age
+
+
+def valid_starts(replay: Replay, length: int) -> jax.Array:
+    """[C] bool: ring rows that can start a fully written window of `length` rows."""
+    rows = jnp.arange(replay.capacity)
+    chronological = replay.inserted - 1 - jnp.mod(replay.inserted - 1 - rows, replay.capacity)
+    held = chronological >= replay.inserted - size(replay)
+    return held & (chronological <= replay.inserted - length)
+
+
+def prioritized_probabilities(replay: Replay, length: int, alpha: float) -> jax.Array:
+    """[C, E] P(start row, stream) = p^alpha / sum p^alpha over valid window starts."""
+    valid = valid_starts(replay, length)[:, None] & jnp.ones_like(replay.priority, bool)
+    scores = jnp.where(valid, replay.priority ** alpha, 0.0)
+    return scores / jnp.maximum(jnp.sum(scores), 1e-12)
+
+
+def sample_prioritized(replay: Replay, key: jax.Array, batch: int, length: int, alpha: float,
+                       beta: jax.Array) -> tuple[Transition, jax.Array, jax.Array, jax.Array]:
+    """Prioritized replay (Schaul et al.): windows whose start is drawn with P ~ p^alpha.
+
+    Returns (windows [batch, length, ...], age [batch], importance weights [batch]
+    = (N P)^-beta / max over the batch, where N = number of valid starts, and
+    the flat [C*E] index of each start (to update its priority)).
+    """
+    probs = prioritized_probabilities(replay, length, alpha)
+    flat = probs.reshape(-1)
+    index = jax.random.categorical(key, jnp.log(jnp.maximum(flat, 1e-30)), shape=(batch,))
+    index = jnp.where(flat[index] > 0, index, jnp.argmax(flat))  # never a zero-probability row
+    row, stream = index // replay.num_envs, index % replay.num_envs
+    rows = (row[:, None] + jnp.arange(length)[None, :]) % replay.capacity
+    windows = jax.tree.map(lambda buf: buf[rows, stream[:, None]], replay.data)
+    chronological = replay.inserted - 1 - jnp.mod(replay.inserted - 1 - row, replay.capacity)
+    age = replay.inserted - 1 - chronological
+    count = jnp.sum(valid_starts(replay, length)) * replay.num_envs
+    weights = (count * flat[index]) ** (-beta)
+    return windows, age, weights / jnp.max(weights), index
+
+
+def update_priorities(replay: Replay, index: jax.Array, priority: jax.Array) -> Replay:
+    """Sets the priority of flat [C*E] start indices (from sample_prioritized)."""
+    flat = replay.priority.reshape(-1).at[index].set(priority)
+    return replay.replace(priority=flat.reshape(replay.priority.shape),
+                          max_priority=jnp.maximum(replay.max_priority, jnp.max(priority)))

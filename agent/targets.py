@@ -57,21 +57,41 @@ def alive_and_valid(window: Transition) -> tuple[jax.Array, jax.Array]:
     return alive, valid
 
 
+def corrected_td_steps(age_env_steps: jax.Array, td_steps: int, total_env_steps: int,
+                       fraction: float = 0.3) -> jax.Array:
+    """EfficientZero's off-policy correction: shorter TD horizons for older data.
+
+        n(age) = clip(td_steps - floor(age / (fraction * total_env_steps)), 1, td_steps)
+
+    age_env_steps: [...] how many env steps ago the sample was collected.
+    With td_steps = 5 and fraction 0.3 this is EfficientZero's
+    clip(5 - age / (0.3 x training steps), 1, 5): fresh data uses all 5 steps,
+    data older than 1.2 x 0.3 x the run's length bootstraps after 1 step, where
+    the (recent) target network knows more than the old policy's rewards.
+    """
+    shrink = jnp.floor(age_env_steps / (fraction * total_env_steps)).astype(jnp.int32)
+    return jnp.clip(td_steps - shrink, 1, td_steps)
+
+
 def n_step_targets(window: Transition, bootstrap_value: jax.Array, unroll_steps: int, td_steps: int,
-                   discount: float) -> Targets:
+                   discount: float, horizon: jax.Array | None = None) -> Targets:
     """Targets for one window of length K + n + 1.
 
     window: Transition with fields [L, ...], L = unroll_steps + td_steps + 1.
     bootstrap_value: [L] the target network's value of each row's observation.
+    horizon: [] int in [1, td_steps], the TD horizon to use (off-policy
+      correction); None uses td_steps.
     """
     k_steps, n = unroll_steps, td_steps
+    horizon = jnp.asarray(n if horizon is None else horizon, jnp.int32)
     alive, valid = alive_and_valid(window)
     rewards = window.reward * alive  # [L]: rewards of in-episode transitions
-    discounts = discount ** jnp.arange(n, dtype=jnp.float32)
+    steps = jnp.arange(n)
+    discounts = jnp.where(steps < horizon, discount ** steps.astype(jnp.float32), 0.0)
 
     def value_at(k):
         partial = jnp.sum(jax.lax.dynamic_slice(rewards, (k,), (n,)) * discounts)
-        return partial + discount**n * bootstrap_value[k + n] * alive[k + n]
+        return partial + discount**horizon * bootstrap_value[k + horizon] * alive[k + horizon]
 
     ks = jnp.arange(k_steps + 1)
     value = jax.vmap(value_at)(ks)

@@ -79,3 +79,67 @@ def test_targets_jit_and_vmap_agree_with_eager():
         jax.tree.map(lambda x: jnp.stack([x, x]), w), jnp.stack([boot, boot]))
     for a, b in zip(eager, batched):
         np.testing.assert_allclose(b[1], a, rtol=1e-6)
+
+
+def test_off_policy_horizon_formula_at_its_edges():
+    from agent.targets import corrected_td_steps
+
+    total = 10_000  # 0.3 x total = 3,000 env steps per step of shortening
+    ages = jnp.array([0, 2_999, 3_000, 6_000, 11_999, 12_000, 50_000])
+    np.testing.assert_array_equal(corrected_td_steps(ages, 5, total), [5, 5, 4, 3, 2, 1, 1])
+
+
+def test_a_shorter_horizon_bootstraps_earlier():
+    g = 0.5
+    w = window([1.0, 2.0, 3.0, 4.0, 5.0])
+    boot = jnp.array([0.0, 10.0, 20.0, 30.0, 40.0])
+    full = n_step_targets(w, boot, unroll_steps=1, td_steps=3, discount=g)
+    one = n_step_targets(w, boot, unroll_steps=1, td_steps=3, discount=g, horizon=jnp.array(1))
+    np.testing.assert_allclose(full.value, [1 + g * 2 + g**2 * 3 + g**3 * 30, 2 + g * 3 + g**2 * 4 + g**3 * 40])
+    np.testing.assert_allclose(one.value, [1 + g * 10, 2 + g * 20])
+
+
+def filled_buffer_with_priorities():
+    buf = replay_lib.init(transition(0), capacity=8)
+    for t in range(13):  # rows hold t = 5..12; row r holds t with t % 8 == r
+        buf = replay_lib.add(buf, transition(t))
+    priorities = np.random.default_rng(0).uniform(0.1, 3.0, size=16).astype(np.float32)
+    return replay_lib.update_priorities(buf, jnp.arange(16), jnp.asarray(priorities)), priorities.reshape(8, 2)
+
+
+def numpy_per(priorities, alpha, length):
+    """Direct computation: valid starts are rows holding t in [5, 13 - length]."""
+    held_t = np.array([t for t in range(5, 13)])
+    valid_t = held_t[held_t <= 13 - length]
+    valid = np.zeros((8, 2), bool)
+    valid[valid_t % 8] = True
+    scores = np.where(valid, priorities**alpha, 0.0)
+    return scores / scores.sum(), valid
+
+
+def test_prioritized_probabilities_match_numpy():
+    buf, priorities = filled_buffer_with_priorities()
+    expected, valid = numpy_per(priorities, 0.6, length=4)
+    np.testing.assert_allclose(replay_lib.prioritized_probabilities(buf, 4, 0.6), expected, rtol=1e-5)
+    assert valid.sum() == 10  # starts t = 5..9 (5 rows) x 2 streams
+
+
+def test_prioritized_sampling_frequencies_and_importance_weights():
+    buf, priorities = filled_buffer_with_priorities()
+    expected, _ = numpy_per(priorities, 0.6, length=4)
+    windows, age, weights, index = replay_lib.sample_prioritized(
+        buf, jax.random.PRNGKey(0), batch=20_000, length=4, alpha=0.6, beta=0.5)
+    counts = np.bincount(np.asarray(index), minlength=16).reshape(8, 2) / 20_000
+    np.testing.assert_allclose(counts, expected, atol=0.01)
+    probs = expected.reshape(-1)[np.asarray(index)]
+    raw = (10 * probs) ** -0.5  # N = 10 valid starts
+    np.testing.assert_allclose(weights, raw / raw.max(), rtol=1e-4)
+    obs = np.asarray(windows.observation[..., 0])
+    np.testing.assert_array_equal(np.diff(obs, axis=1), 1.0)  # still consecutive rows of one stream
+    np.testing.assert_array_equal(np.asarray(age), 12 - obs[:, 0])
+
+
+def test_new_data_gets_the_max_priority():
+    buf, priorities = filled_buffer_with_priorities()
+    buf = replay_lib.add(buf, transition(13))
+    np.testing.assert_allclose(buf.priority[13 % 8], priorities.max(), rtol=1e-6)

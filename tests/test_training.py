@@ -44,14 +44,21 @@ TINY_ARGS = ["--total-env-steps", "4000", "--num-envs", "2", "--act-steps-per-it
              "--checkpoint-every-env-steps", "100000", "--log-every-iterations", "1", "--no-eval-on-gymnasium"]
 
 
-def test_iteration_compiles_once():
-    agent = Agent(TINY)
+EFFICIENTZERO_PIECES = dataclasses.replace(
+    TINY, loss=dataclasses.replace(TINY.loss, consistency_weight=2.0, off_policy_correction=True),
+    replay=dataclasses.replace(TINY.replay, prioritized=True))
+
+
+@pytest.mark.parametrize("config", [TINY, EFFICIENTZERO_PIECES], ids=["muzero", "with_consistency_per_offpolicy"])
+def test_iteration_compiles_once(config):
+    agent = Agent(config)
     state = agent.init()
     for _ in range(4):  # the update count changes between iterations; the program does not
         state, metrics = agent.iteration(state)
     jax.block_until_ready(state)
     assert int(state.learner.updates) > 0
     assert agent.iteration._cache_size() == 1
+    assert np.isfinite(float(metrics["loss"]))
 
 
 @pytest.mark.parametrize("change,field", [
