@@ -48,6 +48,10 @@ class LossConfig:
     """EfficientZero's temporal consistency (SimSiam): weight of the negative cosine similarity
     between the predicted projection of the k-th unrolled latent and the stop-gradient projection
     of the representation of the real observation k steps later (EfficientZero uses 2; 0 is off)."""
+    reanalyze_fraction: float = 0.0
+    """EfficientZero reanalyze: the fraction of each batch whose policy targets are recomputed by
+    searching again with the target parameters (0 is off; bootstrap values always come from the
+    target network)."""
     off_policy_correction: bool = False
     """EfficientZero: shorten the TD horizon of old data, clip(td_steps - age / (0.3 x
     total_env_steps), 1, td_steps) (see agent.targets.corrected_td_steps)."""
@@ -188,6 +192,7 @@ def validate(config: TrainConfig) -> None:
     need(r.batch_size > 0, "replay.batch-size", r.batch_size, "must be > 0")
     need(l.unroll_steps > 0, "loss.unroll-steps", l.unroll_steps, "must be >= 1")
     need(l.td_steps > 0, "loss.td-steps", l.td_steps, "must be >= 1")
+    need(0.0 <= l.reanalyze_fraction <= 1.0, "loss.reanalyze-fraction", l.reanalyze_fraction, "must be in [0, 1]")
     window = l.unroll_steps + l.td_steps + 1
     need(r.capacity_per_env >= window + 1, "replay.capacity-per-env", r.capacity_per_env,
          f"must hold at least one sample window (unroll_steps + td_steps + 2 = {window + 1})")

@@ -46,6 +46,22 @@ def cross_entropy(logits: jax.Array, target_probs: jax.Array) -> jax.Array:
     return -jnp.sum(target_probs * jax.nn.log_softmax(logits, axis=-1), axis=-1)
 
 
+def reanalyze_policy_targets(reanalyze, target_params, key: jax.Array, windows: Transition, targets: Targets,
+                             count: int, unroll_steps: int) -> Targets:
+    """Replaces the policy targets of the first `count` windows, rows 0..K, by fresh searches.
+
+    The windows are sampled at random, so the first `count` are a random subset.
+    """
+    if count <= 0:
+        return targets
+    rows = unroll_steps + 1
+    obs = windows.observation[:count, :rows]
+    flat_obs = obs.reshape(count * rows, *obs.shape[2:])
+    mask = None if windows.action_mask is None else windows.action_mask[:count, :rows].reshape(count * rows, -1)
+    fresh = reanalyze(target_params, key, flat_obs, mask).reshape(count, rows, -1)
+    return targets._replace(policy=targets.policy.at[:count].set(fresh))
+
+
 def make_optimizer(config: OptimConfig) -> optax.GradientTransformation:
     schedule = optax.warmup_cosine_decay_schedule(
         init_value=0.0, peak_value=config.learning_rate, warmup_steps=config.warmup_updates,
@@ -132,12 +148,15 @@ def target_values(graphdef, target_params, observations: jax.Array) -> jax.Array
 def update(graphdef, tx: optax.GradientTransformation, state: LearnerState, replay: Replay, key: jax.Array,
            *, config: LossConfig, batch_size: int, discount: float, value_support: int,
            reward_support: int, total_env_steps: int = 1, env_steps: jax.Array | int = 0,
-           prioritized: PriorityConfig | None = None) -> tuple[LearnerState, Replay, dict]:
+           prioritized: PriorityConfig | None = None, reanalyze=None) -> tuple[LearnerState, Replay, dict]:
     """One learner step: sample windows, build targets, take a gradient step.
 
     With `prioritized`, windows are drawn by priority, the loss is weighted by
     importance weights (beta annealed from beta_start to 1 over the run), and the
     sampled starts get new priorities |predicted value - target value| + eps.
+    With `reanalyze` (fn(target_params, key, obs [N, O], mask [N, A]) -> [N, A]),
+    the policy targets of the first `reanalyze_fraction` of the batch are
+    replaced by fresh searches with the target parameters (EfficientZero).
     Returns (learner state, replay with updated priorities, metrics).
     """
     k_steps, n = config.unroll_steps, config.td_steps
@@ -160,6 +179,10 @@ def update(graphdef, tx: optax.GradientTransformation, state: LearnerState, repl
     bootstrap = bootstrap.at[:, first_bootstrap:].set(
         target_values(graphdef, state.target_params, windows.observation[:, first_bootstrap:]))
     targets = jax.vmap(lambda w, b, h: n_step_targets(w, b, k_steps, n, discount, h))(windows, bootstrap, horizon)
+    if reanalyze is not None:
+        key, reanalyze_key = jax.random.split(key)
+        targets = reanalyze_policy_targets(reanalyze, state.target_params, reanalyze_key, windows, targets,
+                                           int(round(config.reanalyze_fraction * batch_size)), k_steps)
     grad_fn = jax.grad(unroll_loss, argnums=1, has_aux=True)
     grads, (metrics, predicted_value) = grad_fn(
         graphdef, state.params, windows.observation[:, 0], windows.action[:, :k_steps], targets, weights, config,

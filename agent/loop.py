@@ -87,7 +87,7 @@ class Agent:
             reward=timestep.reward, terminated=timestep.terminated, truncated=timestep.truncated,
             policy=jnp.zeros((config.num_envs, env.num_actions)),
             search_value=jnp.zeros((config.num_envs,)),
-            features=jax.vmap(env.features)(env_state))
+            features=jax.vmap(env.features)(env_state), action_mask=timestep.action_mask)
         zero = jnp.zeros((), jnp.int32)
         state = TrainState(learner=learner, env_state=env_state, timestep=timestep,
                           replay=replay_lib.init(example, config.replay.capacity_per_env), key=key,
@@ -108,7 +108,8 @@ class Agent:
         transition = replay_lib.Transition(
             observation=ts.observation, action=out.action, reward=next_ts.reward,
             terminated=next_ts.terminated, truncated=next_ts.truncated, policy=out.action_weights,
-            search_value=out.root_value, features=jax.vmap(env.features)(state.env_state))
+            search_value=out.root_value, features=jax.vmap(env.features)(state.env_state),
+            action_mask=ts.action_mask)
         replay = replay_lib.add(state.replay, transition)
         done = next_ts.done
         reset_state, reset_ts = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))
@@ -124,6 +125,12 @@ class Agent:
         )
         finished = (jnp.sum(jnp.where(done, episode_return, 0.0)), jnp.sum(done))
         return state, finished
+
+    def _reanalyze_policy(self, target_params, key: jax.Array, observation: jax.Array,
+                          action_mask: jax.Array | None) -> jax.Array:
+        """Fresh policy targets [N, A]: the acting search, re-run with the target parameters."""
+        return plan(target_params, key, observation, model=self.model, objective=self.objective,
+                    config=self.config.planner, action_mask=action_mask).action_weights
 
     def replay_ratio(self, env_steps: jax.Array) -> jax.Array:
         """Updates per env step: linear from replay_ratio_start to replay_ratio."""
@@ -153,7 +160,8 @@ class Agent:
                 self.graphdef, self.tx, learner, replay, jax.random.fold_in(learn_key, i),
                 config=config.loss, batch_size=config.replay.batch_size, discount=config.discount,
                 value_support=config.network.value_support, reward_support=config.network.reward_support,
-                total_env_steps=config.total_env_steps, env_steps=state.env_steps, prioritized=per)
+                total_env_steps=config.total_env_steps, env_steps=state.env_steps, prioritized=per,
+                reanalyze=self._reanalyze_policy if config.loss.reanalyze_fraction > 0 else None)
             return learner, replay, jax.tree.map(jnp.add, sums, metrics)
 
         zeros = {name: jnp.zeros(()) for name in

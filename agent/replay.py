@@ -10,7 +10,7 @@ Row i of stream e holds the transition taken from observation i:
 
     observation [O], action [], reward [] (of that action), terminated [],
     truncated [] (the action ended the episode), policy [A] (search weights),
-    search_value [], features [F]
+    search_value [], features [F], action_mask [A]
 
 After an episode ends, the next row of the stream is the reset observation of
 the next episode.
@@ -35,6 +35,7 @@ class Transition(NamedTuple):
     policy: jax.Array
     search_value: jax.Array
     features: jax.Array
+    action_mask: jax.Array | None = None  # [E, A] legal actions (for reanalyze's searches)
 
 
 @struct.dataclass
@@ -122,8 +123,11 @@ def sample_prioritized(replay: Replay, key: jax.Array, batch: int, length: int, 
     """
     probs = prioritized_probabilities(replay, length, alpha)
     flat = probs.reshape(-1)
-    index = jax.random.categorical(key, jnp.log(jnp.maximum(flat, 1e-30)), shape=(batch,))
-    index = jnp.where(flat[index] > 0, index, jnp.argmax(flat))  # never a zero-probability row
+    # Inverse-CDF sampling: O(C E + B log(C E)), where a Gumbel-max draw would cost B x C x E.
+    cdf = jnp.cumsum(flat)
+    u = jax.random.uniform(key, (batch,)) * cdf[-1]
+    index = jnp.clip(jnp.searchsorted(cdf, u, side="right"), 0, flat.shape[0] - 1)
+    index = jnp.where(flat[index] > 0, index, jnp.argmax(flat))  # float edge cases: never a zero-probability row
     row, stream = index // replay.num_envs, index % replay.num_envs
     rows = (row[:, None] + jnp.arange(length)[None, :]) % replay.capacity
     windows = jax.tree.map(lambda buf: buf[rows, stream[:, None]], replay.data)

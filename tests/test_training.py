@@ -45,11 +45,12 @@ TINY_ARGS = ["--total-env-steps", "4000", "--num-envs", "2", "--act-steps-per-it
 
 
 EFFICIENTZERO_PIECES = dataclasses.replace(
-    TINY, loss=dataclasses.replace(TINY.loss, consistency_weight=2.0, off_policy_correction=True),
+    TINY, loss=dataclasses.replace(TINY.loss, consistency_weight=2.0, off_policy_correction=True,
+                                   reanalyze_fraction=0.5),
     replay=dataclasses.replace(TINY.replay, prioritized=True))
 
 
-@pytest.mark.parametrize("config", [TINY, EFFICIENTZERO_PIECES], ids=["muzero", "with_consistency_per_offpolicy"])
+@pytest.mark.parametrize("config", [TINY, EFFICIENTZERO_PIECES], ids=["muzero", "with_efficientzero_pieces"])
 def test_iteration_compiles_once(config):
     agent = Agent(config)
     state = agent.init()
@@ -142,3 +143,24 @@ def test_sigterm_saves_and_the_run_resumes(tmp_path):
     resumed = train(resume=run, quiet=True, max_iterations=1)
     assert resumed.env_steps == saved + 4
     assert json.loads((run / "config.json").read_text())["total_env_steps"] == 4000
+
+
+def test_reanalyzed_policy_targets_follow_the_parameters():
+    agent = Agent(TINY)
+    state = agent.init()
+    for _ in range(5):
+        state, _ = agent.iteration(state)
+    from agent.learner import reanalyze_policy_targets
+    from agent.replay import sample_windows
+    from agent.targets import n_step_targets
+
+    k, n = TINY.loss.unroll_steps, TINY.loss.td_steps
+    windows, _ = sample_windows(state.replay, jax.random.PRNGKey(0), 4, k + n + 1)
+    targets = jax.vmap(lambda w: n_step_targets(w, jnp.zeros((k + n + 1,)), k, n, 0.997))(windows)
+    params = state.learner.params
+    other = jax.tree.map(lambda x: x + 0.5 * jax.random.normal(jax.random.PRNGKey(1), x.shape), params)
+    a = reanalyze_policy_targets(agent._reanalyze_policy, params, jax.random.PRNGKey(2), windows, targets, 2, k)
+    b = reanalyze_policy_targets(agent._reanalyze_policy, other, jax.random.PRNGKey(2), windows, targets, 2, k)
+    assert float(jnp.abs(a.policy[:2] - b.policy[:2]).max()) > 1e-3  # new parameters, new targets
+    np.testing.assert_array_equal(a.policy[2:], targets.policy[2:])  # the rest keep the stored targets
+    np.testing.assert_allclose(a.policy.sum(-1), 1.0, rtol=1e-5)
