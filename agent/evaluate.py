@@ -118,10 +118,6 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    import sys
+    from agent.cli import run
 
-    try:
-        main(tyro.cli(Args))
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2)
+    run(Args, main)

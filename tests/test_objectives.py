@@ -93,3 +93,15 @@ def test_inspect_runs_end_to_end_and_writes_its_outputs(tiny_run):
     assert set(report["decoder_mean_abs_error"]) == {"x", "x_dot", "theta", "theta_dot"}
     dot = (out / "tree.dot").read_text()
     assert dot.startswith("digraph") and "root" in dot and "N=" in dot and "Q=" in dot
+
+
+def test_evaluate_cli_refuses_a_wrong_value_name_without_a_traceback(tiny_run):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.run([sys.executable, "-m", "agent.evaluate", str(tiny_run), "--value", "tall"],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "unknown value 'tall' for env 'cartpole'; choose from learned, zero, upright" in proc.stderr
+    assert "Traceback" not in proc.stderr
