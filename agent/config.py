@@ -83,7 +83,7 @@ class ReplayConfig:
     priority_beta_start: float = 0.4
     """PER importance-weight exponent at the start; annealed linearly to 1 over the run."""
     priority_eps: float = 1e-6
-    """Added to every priority so no window is never sampled."""
+    """Added to every priority so that every window keeps a chance to be sampled."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from search.planner import PlannerConfig, plan
+from agent.evaluate import greedy_planner
+from search.planner import plan
 
 GYMNASIUM_IDS = {"cartpole": "CartPole-v1"}
 
@@ -23,7 +24,7 @@ def evaluate_on_gymnasium(agent, params, *, episodes: int, num_simulations: int,
     if gym_id is None:
         raise ValueError(f"no gymnasium counterpart registered for env {agent.env.name!r}; "
                          f"known: {sorted(GYMNASIUM_IDS)}")
-    planner = PlannerConfig(num_simulations=num_simulations, gumbel_scale=0.0)
+    planner = greedy_planner(num_simulations)
     search = jax.jit(lambda p, k, obs: plan(p, k, obs, model=agent.model, objective=agent.objective,
                                              config=planner).action)
     gym_envs = [gymnasium.make(gym_id) for _ in range(episodes)]

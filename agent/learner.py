@@ -15,18 +15,10 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from agent.config import LossConfig, OptimConfig
+from agent.config import LossConfig, OptimConfig, ReplayConfig
 from agent.replay import Replay, Transition, sample_prioritized, sample_windows, update_priorities
 from agent.targets import Targets, corrected_td_steps, n_step_targets
 from networks.support import logits_to_scalar, scalar_to_probs
-
-
-class PriorityConfig(NamedTuple):
-    """Prioritized replay: P ~ priority^alpha, importance weights (N P)^-beta."""
-
-    alpha: float = 0.6
-    beta_start: float = 0.4
-    eps: float = 1e-6
 
 
 class LearnerState(NamedTuple):
@@ -148,10 +140,10 @@ def target_values(graphdef, target_params, observations: jax.Array) -> jax.Array
 def update(graphdef, tx: optax.GradientTransformation, state: LearnerState, replay: Replay, key: jax.Array,
            *, config: LossConfig, batch_size: int, discount: float, value_support: int,
            reward_support: int, total_env_steps: int = 1, env_steps: jax.Array | int = 0,
-           prioritized: PriorityConfig | None = None, reanalyze=None) -> tuple[LearnerState, Replay, dict]:
+           prioritized: ReplayConfig | None = None, reanalyze=None) -> tuple[LearnerState, Replay, dict]:
     """One learner step: sample windows, build targets, take a gradient step.
 
-    With `prioritized`, windows are drawn by priority, the loss is weighted by
+    With `prioritized` (the ReplayConfig, when PER is on), windows are drawn by priority, the loss is weighted by
     importance weights (beta annealed from beta_start to 1 over the run), and the
     sampled starts get new priorities |predicted value - target value| + eps.
     With `reanalyze` (fn(target_params, key, obs [N, O], mask [N, A]) -> [N, A]),
@@ -166,8 +158,9 @@ def update(graphdef, tx: optax.GradientTransformation, state: LearnerState, repl
         weights = jnp.ones((batch_size,))
     else:
         progress = jnp.clip(env_steps / total_env_steps, 0.0, 1.0)
-        beta = prioritized.beta_start + progress * (1.0 - prioritized.beta_start)
-        windows, age, weights, index = sample_prioritized(replay, key, batch_size, length, prioritized.alpha, beta)
+        beta = prioritized.priority_beta_start + progress * (1.0 - prioritized.priority_beta_start)
+        windows, age, weights, index = sample_prioritized(replay, key, batch_size, length,
+                                                          prioritized.priority_alpha, beta)
     if config.off_policy_correction:
         # Rows are steps of every env at once: a row's age in env steps is age x num_envs.
         horizon = corrected_td_steps(age * replay.num_envs, n, total_env_steps)
@@ -188,7 +181,7 @@ def update(graphdef, tx: optax.GradientTransformation, state: LearnerState, repl
         graphdef, state.params, windows.observation[:, 0], windows.action[:, :k_steps], targets, weights, config,
         value_support, reward_support, windows.observation[:, 1:k_steps + 1])
     if prioritized is not None:
-        replay = update_priorities(replay, index, jnp.abs(predicted_value - targets.value[:, 0]) + prioritized.eps)
+        replay = update_priorities(replay, index, jnp.abs(predicted_value - targets.value[:, 0]) + prioritized.priority_eps)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     count = state.updates + 1

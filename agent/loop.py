@@ -19,7 +19,7 @@ from flax import nnx, struct
 import envs
 from agent import replay as replay_lib
 from agent.config import TrainConfig
-from agent.learner import LearnerState, PriorityConfig, make_optimizer, update
+from agent.learner import LearnerState, make_optimizer, update
 from networks.muzero import MuZeroMLP
 from search.models import LearnedModel
 from agent.evaluate import greedy_planner, rollout_returns
@@ -78,9 +78,7 @@ class Agent:
         key, reset_key = jax.random.split(key)
         env_state, timestep = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))
         params = self._initial_params
-        # Separate buffers for the target copy: the iteration donates its input.
-        learner = LearnerState(params, jax.tree.map(jnp.copy, params), self.tx.init(params),
-                               jnp.zeros((), jnp.int32))
+        learner = LearnerState(params, params, self.tx.init(params), jnp.zeros((), jnp.int32))
         example = replay_lib.Transition(
             observation=timestep.observation,
             action=jnp.zeros((config.num_envs,), jnp.int32),
@@ -93,7 +91,8 @@ class Agent:
                           replay=replay_lib.init(example, config.replay.capacity_per_env), key=key,
                           env_steps=zero, episodes=zero, owed_updates=jnp.zeros((), jnp.float32),
                           episode_return=jnp.zeros((config.num_envs,)))
-        # One buffer per leaf: `iteration` donates its input, and donation rejects aliases.
+        # One buffer per leaf (params and target params start equal, the counters share a zero):
+        # `iteration` donates its input, and donation rejects aliases.
         return jax.tree.map(lambda x: jnp.array(x, copy=True), state)
 
     # --- acting ------------------------------------------------------------------
@@ -151,8 +150,7 @@ class Agent:
             ready, self.replay_ratio(state.env_steps) * config.env_steps_per_iteration, 0.0)
         num_updates = jnp.floor(owed).astype(jnp.int32)
 
-        r = config.replay
-        per = PriorityConfig(r.priority_alpha, r.priority_beta_start, r.priority_eps) if r.prioritized else None
+        per = config.replay if config.replay.prioritized else None
 
         def learn(i, carry):
             learner, replay, sums = carry

@@ -153,6 +153,7 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
             metrics = to_host(metrics)
             if compile_s is None:
                 compile_s = time.perf_counter() - t0  # first call: compile + one iteration
+                rate_clock, rate_steps = time.perf_counter(), int(state.env_steps)  # steps/s after compile
             iterations += 1
             env_steps = int(state.env_steps)
             if not math.isfinite(metrics["loss"]):
@@ -197,9 +198,9 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
         done = env_steps >= config.total_env_steps or stopped == "target"
         if done and checkpoints.latest_step() != env_steps:
             checkpoints.save(env_steps, state, host_counters())
-    if done and config.eval_on_gymnasium and config.env in ("cartpole",):
-        from agent.gym_eval import evaluate_on_gymnasium
+    from agent.gym_eval import GYMNASIUM_IDS, evaluate_on_gymnasium
 
+    if done and config.eval_on_gymnasium and agent.env.name in GYMNASIUM_IDS:
         gym_returns = evaluate_on_gymnasium(agent, state.learner.params, episodes=config.eval.episodes,
                                             num_simulations=config.eval.num_simulations, seed=config.seed)
         result_gym = float(gym_returns.mean())

@@ -101,7 +101,7 @@ def check_env(env: Env, seed: int = 0, num_episodes: int = 2) -> None:
                      f"truncated at step {length} but max_steps is {env.max_steps}")
         # Determinism: the same key gives the same episode.
         _, _, length2, trace2 = rollout(ep_key)
-        _require(length == length2 and all(np.array_equal(a, b) for a, b in zip(trace, trace2)), env,
+        _require(length == length2 and all(np.array_equal(a, b) for a, b in zip(trace, trace2, strict=True)), env,
                  "the same reset key and actions gave different episodes; draw randomness from the key")
         # Absorbing after the end.
         for action in range(env.num_actions):

@@ -11,7 +11,6 @@ value and wrap the Q-transform so that they can never win the argmax.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -114,8 +113,7 @@ def interior_masked(qtransform):
     return qtransform_masked
 
 
-def _objective_value(objective: Objective, model, params, node, batch: int,
-                     features: jax.Array | None) -> jax.Array:
+def _objective_value(objective: Objective, model, node, batch: int, features: jax.Array | None) -> jax.Array:
     if objective.needs_learned_value and node.learned_value is None:
         raise ValueError(f"{objective.value} reads the learned value head, but {type(model).__name__} "
                          f"has none; use a hand-specified value (search.FeatureValue, search.Constant)")
@@ -126,7 +124,7 @@ def make_root(params, root_input, model, objective: Objective, batch: int):
     """-> (mctx.RootFnOutput, root action mask [B, A] or None)."""
     node = model.root(params, root_input)
     features = model.features(params, node.embedding) if objective.needs_features else None
-    value = _objective_value(objective, model, params, node, batch, features)
+    value = _objective_value(objective, model, node, batch, features)
     return mctx.RootFnOutput(prior_logits=node.prior_logits, value=value,
                              embedding=node.embedding), node.action_mask
 
@@ -139,7 +137,7 @@ def make_recurrent_fn(model, objective: Objective, batch: int):
         model_reward, alive, node = model.step(params, embedding, action)
         features = model.features(params, node.embedding) if objective.needs_features else None
         reward = call_reward_fn(objective.reward, Edge(model_reward, features), batch)
-        value = _objective_value(objective, model, params, node, batch, features)
+        value = _objective_value(objective, model, node, batch, features)
         out = mctx.RecurrentFnOutput(
             reward=reward,
             discount=objective.discount * alive,

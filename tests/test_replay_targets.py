@@ -77,7 +77,7 @@ def test_targets_jit_and_vmap_agree_with_eager():
     eager = n_step_targets(w, boot, 2, 2, 0.9)
     batched = jax.jit(jax.vmap(lambda a, b: n_step_targets(a, b, 2, 2, 0.9)))(
         jax.tree.map(lambda x: jnp.stack([x, x]), w), jnp.stack([boot, boot]))
-    for a, b in zip(eager, batched):
+    for a, b in zip(eager, batched, strict=True):
         np.testing.assert_allclose(b[1], a, rtol=1e-6)
 
 

@@ -74,13 +74,14 @@ def test_invalid_config_names_the_field(change, field):
         validate(dataclasses.replace(TINY, **change))
 
 
-def test_cli_refuses_a_bad_config_before_compiling():
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "train.py", "--replay.batch-size", "-3"], cwd=ROOT,
+def test_cli_refuses_a_bad_config_before_compiling(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "train.py", "--replay.batch-size", "-3", "--out", str(run)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "--replay.batch-size -3 is invalid: must be > 0" in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not run.exists()  # refused before the run folder, the agent or any compile existed
     unknown = subprocess.run([sys.executable, "train.py", "--env", "pong"], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "valid names: bandit, cartpole, chain" in unknown.stderr
@@ -112,9 +113,10 @@ def test_resume_continues_counters_and_loads_parameters_bit_exactly(tmp_path):
     first = train(config, quiet=True, max_iterations=5)  # stops midway, saving as a kill would
     assert first.env_steps == 20 and first.env_steps < config.total_env_steps
     restored, host = Checkpoints(tmp_path / "run").restore(Agent(config).init())
-    for a, b in zip(jax.tree.leaves(first.state.learner.params), jax.tree.leaves(restored.learner.params)):
+    for a, b in zip(jax.tree.leaves(first.state.learner.params), jax.tree.leaves(restored.learner.params),
+                    strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    for a, b in zip(jax.tree.leaves(first.state.replay), jax.tree.leaves(restored.replay)):
+    for a, b in zip(jax.tree.leaves(first.state.replay), jax.tree.leaves(restored.replay), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert int(restored.learner.updates) == first.updates > 0
     second = train(resume=tmp_path / "run", quiet=True, max_iterations=2)
