@@ -106,6 +106,9 @@ class TrainConfig:
 
     env: str = "cartpole"
     """Environment name (see envs.names())."""
+    env_kwargs: dict[str, float] = field(default_factory=dict)
+    """Arguments of the env's constructor, e.g. `--env-kwargs diversity 0.2` (the gridworlds' fraction
+    of training levels with a random goal)."""
     seed: int = 0
     """Random seed: the same seed and config give the same run."""
     out: str = ""
@@ -150,6 +153,11 @@ PRESETS: dict[str, TrainConfig] = {
     "chain": TrainConfig(env="chain", total_env_steps=1_000, discount=0.99,
                          network=NetworkConfig(hidden=32, latent=32, value_support=5, reward_support=3),
                          eval=EvalConfig(episodes=8, every_env_steps=200), eval_on_gymnasium=False),
+    # The goal-misgeneralization gridworlds (benchmarks/misgeneralization.py): a shorter discount so
+    # that values tell near from far within an episode of 20-40 steps; the maze needs more steps.
+    **{name: TrainConfig(env=name, total_env_steps=steps, discount=0.95, eval_on_gymnasium=False,
+                         eval=EvalConfig(episodes=32, every_env_steps=1_000))
+       for name, steps in (("coin_at_end", 6_000), ("cheese_in_corner", 10_000))},
 }
 
 
@@ -177,6 +185,10 @@ def validate(config: TrainConfig) -> None:
 
     need(config.env.lower().replace("-v1", "") in envs.names(), "env", config.env,
          f"valid names: {', '.join(envs.names())}")
+    try:
+        envs.make(config.env, **config.env_kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"--env-kwargs {config.env_kwargs!r} is invalid for env {config.env!r}: {err}") from None
     from agent.objectives import value_names
 
     env_name = config.env.lower().replace("-v1", "")

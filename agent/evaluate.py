@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tyro
-from typing import Literal
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -23,12 +23,14 @@ from search.objective import Objective
 from search.planner import PlannerConfig, plan
 
 
-def rollout_returns(env, model, params, objective: Objective, planner: PlannerConfig, key: jax.Array,
-                    episodes: int) -> jax.Array:
-    """[episodes] returns of searching with `model` under `objective` on fresh envs (jit-able).
+def rollout(env, model, params, objective: Objective, planner: PlannerConfig, key: jax.Array,
+            episodes: int) -> tuple[jax.Array, Any]:
+    """Searches with `model` under `objective` on `episodes` fresh envs until all are done (jit-able).
 
-    The root input is the observation for a learned model and the env state for the
-    true simulator. Envs are absorbing once done, so returns are plain reward sums.
+    Returns (returns [episodes], final env states, batched). The root input is the
+    observation for a learned model and the env state for the true simulator. Envs
+    are absorbing once done, so returns are plain reward sums and the final states
+    hold each episode's end (e.g. the gridworlds' outcome flags).
     """
     reset_key, run_key = jax.random.split(key)
     env_state, ts = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
@@ -47,7 +49,14 @@ def rollout_returns(env, model, params, objective: Objective, planner: PlannerCo
         return env_state, ts, returns + ts.reward, t + 1, key
 
     carry = (env_state, ts, jnp.zeros((episodes,)), jnp.zeros((), jnp.int32), run_key)
-    return jax.lax.while_loop(cond, body, carry)[2]
+    final_state, _, returns, _, _ = jax.lax.while_loop(cond, body, carry)
+    return returns, final_state
+
+
+def rollout_returns(env, model, params, objective: Objective, planner: PlannerConfig, key: jax.Array,
+                    episodes: int) -> jax.Array:
+    """[episodes] returns of `rollout` (see there)."""
+    return rollout(env, model, params, objective, planner, key, episodes)[0]
 
 
 def greedy_planner(num_simulations: int) -> PlannerConfig:

@@ -56,7 +56,7 @@ class Agent:
 
     def __init__(self, config: TrainConfig, objective: Objective | None = None):
         self.config = config
-        self.env = envs.make(config.env)
+        self.env = envs.make(config.env, **config.env_kwargs)
         env = self.env
         if len(env.observation_shape) != 1:
             raise ValueError(f"env {config.env!r} has observations of shape {env.observation_shape}; "

@@ -1,15 +1,17 @@
 """JAX-native environments: pure `reset`/`step`, jit- and vmap-able.
 
 Public API: `Env`, `State`, `TimeStep`, `make`, `names`, `register`,
-`check_env`, `EnvCheckError`, `hand_values`, `register_hand_value`, and the envs `CartPole`, `Chain`, `Bandit`.
+`check_env`, `EnvCheckError`, `hand_values`, `register_hand_value`, and the envs `CartPole`, `Chain`, `Bandit`,
+`CoinAtEnd`, `CheeseInCorner` (the goal-misgeneralization gridworlds).
 """
 from envs.base import Env, State, TimeStep
 from envs.cartpole import CartPole
 from envs.check import EnvCheckError, check_env
 from envs.hand_values import hand_values, register_hand_value
 from envs.registry import make, names, register
+from envs.gridworlds import CheeseInCorner, CoinAtEnd
 from envs.toy import Bandit, Chain
 
 __all__ = ["Env", "State", "TimeStep", "make", "names", "register", "check_env", "EnvCheckError",
            "hand_values", "register_hand_value",
-           "CartPole", "Chain", "Bandit"]
+           "CartPole", "Chain", "Bandit", "CoinAtEnd", "CheeseInCorner"]

@@ -55,9 +55,44 @@ def chain_toward_wall(features: jax.Array) -> jax.Array:
     return 1.0 / (1.0 + features[0])
 
 
+def grid_to_goal(features: jax.Array, discount: float = 0.95) -> jax.Array:
+    """Gridworlds: the optimal value of a square, discount^(goal_distance - 1) (0 on the goal).
+
+    features = envs.gridworlds.FEATURE_NAMES; goal_distance is the shortest-path step
+    count to the goal, so walking it earns the reward of 1 on that many-th step. Plan
+    with the same discount as this value's (the gridworld presets use 0.95).
+    """
+    distance = features[4]
+    return jnp.where(distance > 0, discount ** (distance - 1.0), 0.0)
+
+
+def grid_to_goal_manhattan(features: jax.Array, discount: float = 0.95) -> jax.Array:
+    """Gridworlds: discount^(Manhattan distance to the goal - 1), from the positions alone.
+
+    Ignores walls, so it can lead into a dead end; it reads only the agent's and the
+    goal's squares, a check on whether a decoder that misjudges distances still
+    locates the goal.
+    """
+    distance = jnp.abs(features[0] - features[2]) + jnp.abs(features[1] - features[3])
+    return jnp.where(distance > 0, discount ** (distance - 1.0), 0.0)
+
+
+def grid_to_proxy(features: jax.Array, discount: float = 0.95) -> jax.Array:
+    """Gridworlds: the *proxy* objective written down, discount^proxy_distance.
+
+    What a misgeneralized learned value looks like when it learned "go right" or
+    "go to the corner": useful to compare an agent against.
+    """
+    return discount ** features[5]
+
+
+_GRID_VALUES = {"to_goal": grid_to_goal, "to_goal_manhattan": grid_to_goal_manhattan, "to_proxy": grid_to_proxy}
+
 _HAND_VALUES: dict[str, dict[str, Callable[[jax.Array], jax.Array]]] = {
     "cartpole": {"upright": cartpole_upright},
     "chain": {"toward_goal": chain_toward_goal, "toward_wall": chain_toward_wall},
+    "coin_at_end": dict(_GRID_VALUES),
+    "cheese_in_corner": dict(_GRID_VALUES),
 }
 
 

@@ -5,12 +5,15 @@ from typing import Callable
 
 from envs.base import Env
 from envs.cartpole import CartPole
+from envs.gridworlds import CheeseInCorner, CoinAtEnd
 from envs.toy import Bandit, Chain
 
 _REGISTRY: dict[str, Callable[..., Env]] = {
     "cartpole": CartPole,
     "chain": Chain,
     "bandit": Bandit,
+    "coin_at_end": CoinAtEnd,
+    "cheese_in_corner": CheeseInCorner,
 }
 
 
