@@ -2,11 +2,13 @@
 
     python train.py                         # CartPole-v1, default preset
     python train.py --env chain --seed 3    # another env's preset, another seed
+    python train.py --preset efficientzero  # every EfficientZero addition on (default: muzero)
+    python train.py --env breakout-minatar  # pixels (MinAtar through gymnax), ResNet networks
     python train.py --help                  # every config field, documented
     python train.py --resume runs/DIR       # continue a stopped run
 
-`--env` picks the preset whose values are the defaults shown by --help; any
-field can then be overridden (e.g. --replay.batch-size 128).
+`--env` and `--preset` pick the defaults shown by --help; any field can then
+be overridden (e.g. --replay.batch-size 128, --loss.consistency-weight 0).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import sys
 
 import tyro
 
-from agent.config import ConfigError, TrainConfig, preset
+from agent.config import ALGORITHMS, ConfigError, TrainConfig, preset
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,9 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--env", default="cartpole")
     pre.add_argument("--resume", default=None)
+    pre.add_argument("--preset", default="muzero")
     known, rest = pre.parse_known_args(argv)
+    if known.preset not in ALGORITHMS:
+        print(f"error: --preset {known.preset!r}: choose from {', '.join(ALGORITHMS)}", file=sys.stderr)
+        return 2
     try:
-        defaults = preset(known.env)
+        defaults = preset(known.env, known.preset)
     except ValueError as err:
         print(f"error: --env: {err}", file=sys.stderr)
         return 2

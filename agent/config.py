@@ -55,6 +55,9 @@ class LossConfig:
     off_policy_correction: bool = False
     """EfficientZero: shorten the TD horizon of old data, clip(td_steps - age / (0.3 x
     total_env_steps), 1, td_steps) (see agent.targets.corrected_td_steps)."""
+    augmentation: bool = False
+    """EfficientZero's augmentation of pixel observations in the loss: random shift by up to 1 square,
+    then intensity x (1 + 0.05 clip(N(0,1), -2, 2)) (agent/augment.py). Images only."""
     target_update_interval: int = 100
     """Copy the online parameters to the target network every this many updates."""
 
@@ -158,17 +161,68 @@ PRESETS: dict[str, TrainConfig] = {
     **{name: TrainConfig(env=name, total_env_steps=steps, discount=0.95, eval_on_gymnasium=False,
                          eval=EvalConfig(episodes=32, every_env_steps=1_000))
        for name, steps in (("coin_at_end", 6_000), ("cheese_in_corner", 10_000))},
+    # Pixels: the ResNet networks; a smaller batch keeps a CPU update affordable.
+    "breakout-minatar": TrainConfig(env="breakout-minatar", total_env_steps=20_000, discount=0.99,
+                                    replay=ReplayConfig(batch_size=64),
+                                    eval=EvalConfig(episodes=8, every_env_steps=2_000), eval_on_gymnasium=False),
+}
+
+ALGORITHMS = ("muzero", "efficientzero")
+# EfficientZero's additions, each switched by config fields (see with_additions).
+ADDITIONS = {
+    "value_prefix": "value-prefix LSTM (network.value_prefix_horizon 5)",
+    "consistency": "SimSiam temporal consistency (loss.consistency_weight 2)",
+    "reanalyze": "fresh policy targets for half of each batch (loss.reanalyze_fraction 0.5)",
+    "off_policy_correction": "TD horizon shortened for old data (loss.off_policy_correction)",
+    "prioritized_replay": "PER, alpha 0.6, beta annealed to 1 (replay.prioritized)",
+    "augmentation": "shift + intensity, images only (loss.augmentation)",
 }
 
 
-def preset(env: str) -> TrainConfig:
-    """The default config for an env; unknown envs get the cartpole defaults with that env."""
+def with_additions(config: TrainConfig, additions: tuple[str, ...] | list[str]) -> TrainConfig:
+    """`config` with exactly the named EfficientZero additions switched on (the rest off).
+
+    value_prefix: value-prefix LSTM, horizon 5. consistency: SimSiam loss, weight 2.
+    reanalyze: fresh policy targets for half of each batch (EfficientZero re-searches
+    99%; half keeps a CPU run affordable). off_policy_correction: shorter TD horizon
+    for old data. prioritized_replay: PER. augmentation: shift + intensity, applied
+    only where observations are images.
+    """
+    import envs
+
+    unknown = set(additions) - set(ADDITIONS)
+    if unknown:
+        raise ValueError(f"unknown EfficientZero additions {sorted(unknown)}; choose from {', '.join(ADDITIONS)}")
+    on = set(additions)
+    images = len(envs.make(config.env, **config.env_kwargs).observation_shape) == 3
+    return dataclasses.replace(
+        config,
+        network=dataclasses.replace(config.network, value_prefix_horizon=5 if "value_prefix" in on else 0),
+        loss=dataclasses.replace(config.loss, consistency_weight=2.0 if "consistency" in on else 0.0,
+                                 reanalyze_fraction=0.5 if "reanalyze" in on else 0.0,
+                                 off_policy_correction="off_policy_correction" in on,
+                                 augmentation=images and "augmentation" in on),
+        replay=dataclasses.replace(config.replay, prioritized="prioritized_replay" in on),
+    )
+
+
+def with_algorithm(config: TrainConfig, algorithm: str) -> TrainConfig:
+    """'efficientzero': every addition on; 'muzero': every addition off."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown preset {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
+    return with_additions(config, tuple(ADDITIONS) if algorithm == "efficientzero" else ())
+
+
+def preset(env: str, algorithm: str = "muzero") -> TrainConfig:
+    """The default config for an env (unknown envs get the cartpole defaults with that env),
+    as plain MuZero or with every EfficientZero addition ('efficientzero')."""
     import envs  # late import: keeps config importable without building envs
 
     name = env.lower().replace("-v1", "")
     if name not in envs.names():
         raise ValueError(f"unknown env {env!r}; valid names: {', '.join(envs.names())}")
-    return PRESETS.get(name, dataclasses.replace(TrainConfig(), env=name))
+    config = PRESETS.get(name, dataclasses.replace(TrainConfig(), env=name))
+    return config if algorithm == "muzero" else with_algorithm(config, algorithm)
 
 
 class ConfigError(ValueError):
@@ -204,6 +258,11 @@ def validate(config: TrainConfig) -> None:
     need(r.batch_size > 0, "replay.batch-size", r.batch_size, "must be > 0")
     need(l.unroll_steps > 0, "loss.unroll-steps", l.unroll_steps, "must be >= 1")
     need(l.td_steps > 0, "loss.td-steps", l.td_steps, "must be >= 1")
+    obs_shape = envs.make(config.env, **config.env_kwargs).observation_shape
+    need(not l.augmentation or len(obs_shape) == 3, "loss.augmentation", l.augmentation,
+         f"shift + intensity augmentation needs image observations [H, W, C]; {config.env} has {obs_shape}")
+    need(n.value_prefix_horizon >= 0, "network.value-prefix-horizon", n.value_prefix_horizon,
+         "must be >= 0 (0 is off)")
     need(0.0 <= l.reanalyze_fraction <= 1.0, "loss.reanalyze-fraction", l.reanalyze_fraction, "must be in [0, 1]")
     window = l.unroll_steps + l.td_steps + 1
     need(r.capacity_per_env >= window + 1, "replay.capacity-per-env", r.capacity_per_env,

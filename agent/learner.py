@@ -4,7 +4,10 @@
     l_k  = w_v CE(value_k) + w_p CE(policy_k) + w_r CE(reward_k) + w_f |f_k - f_hat_k|^2
 
 Gradients entering each dynamics step are scaled by 1/2 (MuZero), values and
-rewards are cross-entropies to two-hot targets over the h-space supports.
+rewards are cross-entropies to two-hot targets over the h-space supports. With a
+value-prefix network (EfficientZero) the reward term is the CE of the value prefix
+to the plain sum of rewards since the LSTM's last reset (at k = 0 and every
+`value_prefix_horizon` steps).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from agent.augment import augment
 from agent.config import LossConfig, OptimConfig, ReplayConfig
 from agent.replay import Replay, Transition, sample_prioritized, sample_windows, update_priorities
 from agent.targets import Targets, corrected_td_steps, n_step_targets
@@ -101,6 +105,10 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
     first_value = None
     parts = {"value_loss": 0.0, "policy_loss": 0.0, "reward_loss": 0.0, "feature_loss": 0.0,
              "consistency_loss": 0.0}
+    horizon = net.value_prefix_horizon
+    if horizon > 0:
+        lstm_state = net.initial_lstm_state(latent.shape[0])
+        reward_sum = jnp.zeros(latent.shape[:1])  # the value-prefix target: rewards since the last reset
     for k in range(k_steps + 1):
         step_weight = 1.0 if k == 0 else 1.0 / k_steps
         policy_logits, value_logits = net.predict(latent)
@@ -113,9 +121,17 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
         parts["policy_loss"] += step_weight * policy_ce * targets.policy_mask[:, k]
         parts["feature_loss"] += step_weight * feature_err * targets.policy_mask[:, k]
         if k < k_steps:
-            latent, reward_logits = net.dynamics(latent, actions[:, k])
+            if horizon > 0:
+                latent, lstm_state, reward_logits = net.dynamics_prefix(latent, lstm_state, actions[:, k])
+                reward_sum = reward_sum + targets.reward[:, k + 1]
+                reward_target = reward_sum
+                if (k + 1) % horizon == 0:  # reset, as the search does at the same depths
+                    lstm_state, reward_sum = net.initial_lstm_state(latent.shape[0]), jnp.zeros_like(reward_sum)
+            else:
+                latent, reward_logits = net.dynamics(latent, actions[:, k])
+                reward_target = targets.reward[:, k + 1]
             latent = scale_gradient(latent, 0.5)
-            reward_ce = cross_entropy(reward_logits, scalar_to_probs(targets.reward[:, k + 1], reward_support))
+            reward_ce = cross_entropy(reward_logits, scalar_to_probs(reward_target, reward_support))
             parts["reward_loss"] += (1.0 / k_steps) * reward_ce * targets.reward_mask[:, k + 1]
             if config.consistency_weight > 0:
                 parts["consistency_loss"] += ((1.0 / k_steps) * targets.policy_mask[:, k + 1]
@@ -129,12 +145,14 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
     return loss, (metrics, first_value)
 
 
-def target_values(graphdef, target_params, observations: jax.Array) -> jax.Array:
-    """[..., O] observations -> [...] the target network's value (no search)."""
+def target_values(graphdef, target_params, observations: jax.Array, lead_dims: int = 2) -> jax.Array:
+    """[*lead, *obs_shape] observations (`lead_dims` leading axes) -> [*lead] the target
+    network's value (no search)."""
     net = nnx.merge(graphdef, target_params)
-    flat = observations.reshape(-1, observations.shape[-1])
+    lead = observations.shape[:lead_dims]
+    flat = observations.reshape(-1, *observations.shape[lead_dims:])
     _, value_logits = net.predict(net.represent(flat))
-    return logits_to_scalar(value_logits).reshape(observations.shape[:-1])
+    return logits_to_scalar(value_logits).reshape(lead)
 
 
 def update(graphdef, tx: optax.GradientTransformation, state: LearnerState, replay: Replay, key: jax.Array,
@@ -176,10 +194,16 @@ def update(graphdef, tx: optax.GradientTransformation, state: LearnerState, repl
         key, reanalyze_key = jax.random.split(key)
         targets = reanalyze_policy_targets(reanalyze, state.target_params, reanalyze_key, windows, targets,
                                            int(round(config.reanalyze_fraction * batch_size)), k_steps)
+    # The observations the loss reads: row 0 (representation) and rows 1..K (consistency targets).
+    observations = windows.observation[:, :k_steps + 1]
+    if config.augmentation:
+        key, augment_key = jax.random.split(key)
+        flat = observations.reshape(-1, *observations.shape[2:])
+        observations = augment(augment_key, flat).reshape(observations.shape)
     grad_fn = jax.grad(unroll_loss, argnums=1, has_aux=True)
     grads, (metrics, predicted_value) = grad_fn(
-        graphdef, state.params, windows.observation[:, 0], windows.action[:, :k_steps], targets, weights, config,
-        value_support, reward_support, windows.observation[:, 1:k_steps + 1])
+        graphdef, state.params, observations[:, 0], windows.action[:, :k_steps], targets, weights, config,
+        value_support, reward_support, observations[:, 1:])
     if prioritized is not None:
         replay = update_priorities(replay, index, jnp.abs(predicted_value - targets.value[:, 0]) + prioritized.priority_eps)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)

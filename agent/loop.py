@@ -20,7 +20,7 @@ import envs
 from agent import replay as replay_lib
 from agent.config import TrainConfig
 from agent.learner import LearnerState, make_optimizer, update
-from networks.muzero import MuZeroMLP
+from networks.muzero import make_network
 from search.models import LearnedModel
 from agent.evaluate import greedy_planner, rollout_returns
 from agent.objectives import make_objective
@@ -58,11 +58,8 @@ class Agent:
         self.config = config
         self.env = envs.make(config.env, **config.env_kwargs)
         env = self.env
-        if len(env.observation_shape) != 1:
-            raise ValueError(f"env {config.env!r} has observations of shape {env.observation_shape}; "
-                             f"the MLP networks take vector observations")
-        network = MuZeroMLP(env.observation_shape[0], env.num_actions, env.num_features, config.network,
-                            rngs=nnx.Rngs(config.seed))
+        network = make_network(env.observation_shape, env.num_actions, env.num_features, config.network,
+                               rngs=nnx.Rngs(config.seed))
         self.graphdef, params = nnx.split(network)
         self._initial_params = nnx.to_pure_dict(params)
         self.model = LearnedModel(self.graphdef, env.observation_shape, env.num_actions)

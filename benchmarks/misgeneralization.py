@@ -40,9 +40,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from agent.checkpoint import Checkpoints
 from agent.config import preset
 from agent.evaluate import greedy_planner, load_run, rollout
+from benchmarks.runs import train_or_reuse
 from envs.gridworlds import OUTCOMES
 from envs.hand_values import grid_to_goal
 from search.models import SimulatorModel
@@ -94,23 +94,6 @@ def train_config(env_name: str, diversity: float, seed: int, total_env_steps: in
     base = preset(env_name)
     return dataclasses.replace(base, seed=seed, out=str(out), env_kwargs={"diversity": float(diversity)},
                                total_env_steps=total_env_steps or base.total_env_steps)
-
-
-def train_or_reuse(config) -> float:
-    """Trains `config` into config.out unless a finished run is there (resumes a stopped one).
-    Returns the run's training wall seconds (read from its last checkpoint when reused)."""
-    from agent.run import train
-
-    out = Path(config.out)
-    if (out / "checkpoints").exists():
-        checkpoints = Checkpoints(out)
-        latest = checkpoints.latest_step()
-        checkpoints.close()
-        if latest is not None and latest >= config.total_env_steps:
-            host = out / "checkpoints" / f"{latest}.json"
-            return json.loads(host.read_text()).get("wall_s", 0.0) if host.exists() else 0.0
-        return train(resume=out, quiet=True).wall_s
-    return train(config, quiet=True).wall_s
 
 
 # --- evaluation ------------------------------------------------------------------------

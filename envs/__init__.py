@@ -2,11 +2,13 @@
 
 Public API: `Env`, `State`, `TimeStep`, `make`, `names`, `register`,
 `check_env`, `EnvCheckError`, `hand_values`, `register_hand_value`, and the envs `CartPole`, `Chain`, `Bandit`,
-`CoinAtEnd`, `CheeseInCorner` (the goal-misgeneralization gridworlds).
+`CoinAtEnd`, `CheeseInCorner` (the goal-misgeneralization gridworlds), `BreakoutMinAtar`
+(pixels, through gymnax).
 """
 from envs.base import Env, State, TimeStep
 from envs.cartpole import CartPole
 from envs.check import EnvCheckError, check_env
+from envs.minatar import BreakoutMinAtar
 from envs.hand_values import hand_values, register_hand_value
 from envs.registry import make, names, register
 from envs.gridworlds import CheeseInCorner, CoinAtEnd
@@ -14,4 +16,5 @@ from envs.toy import Bandit, Chain
 
 __all__ = ["Env", "State", "TimeStep", "make", "names", "register", "check_env", "EnvCheckError",
            "hand_values", "register_hand_value",
-           "CartPole", "Chain", "Bandit", "CoinAtEnd", "CheeseInCorner"]
+           "CartPole", "Chain", "Bandit", "CoinAtEnd", "CheeseInCorner",
+           "BreakoutMinAtar"]

@@ -6,6 +6,7 @@ from typing import Callable
 from envs.base import Env
 from envs.cartpole import CartPole
 from envs.gridworlds import CheeseInCorner, CoinAtEnd
+from envs.minatar import BreakoutMinAtar
 from envs.toy import Bandit, Chain
 
 _REGISTRY: dict[str, Callable[..., Env]] = {
@@ -14,6 +15,7 @@ _REGISTRY: dict[str, Callable[..., Env]] = {
     "bandit": Bandit,
     "coin_at_end": CoinAtEnd,
     "cheese_in_corner": CheeseInCorner,
+    "breakout-minatar": BreakoutMinAtar,
 }
 
 

@@ -1,11 +1,12 @@
 """Flax NNX networks and the categorical supports they predict over.
 
-Public API: `NetworkConfig`, `MuZeroMLP`, `count_params`, `min_max_normalize`,
-and from `networks.support`: `h`, `h_inv`, `two_hot`, `scalar_to_probs`,
-`logits_to_scalar`, `support`.
+Public API: `NetworkConfig`, `make_network` (MLP for vectors, ResNet for images),
+`MuZeroMLP`, `MuZeroResNet`, `count_params`, `min_max_normalize`, and from
+`networks.support`: `h`, `h_inv`, `two_hot`, `scalar_to_probs`, `logits_to_scalar`, `support`.
 """
-from networks.muzero import MLP, MuZeroMLP, NetworkConfig, count_params, min_max_normalize
+from networks.muzero import MLP, MuZeroMLP, NetworkConfig, count_params, make_network, min_max_normalize
+from networks.resnet import MuZeroResNet
 from networks.support import h, h_inv, logits_to_scalar, scalar_to_probs, support, two_hot
 
-__all__ = ["NetworkConfig", "MuZeroMLP", "MLP", "count_params", "min_max_normalize",
-           "h", "h_inv", "two_hot", "scalar_to_probs", "logits_to_scalar", "support"]
+__all__ = ["NetworkConfig", "make_network", "MuZeroMLP", "MuZeroResNet", "MLP", "count_params",
+           "min_max_normalize", "h", "h_inv", "two_hot", "scalar_to_probs", "logits_to_scalar", "support"]

@@ -2,6 +2,8 @@
 
     represent(obs [B, O])                -> latent [B, H]          (min-max normalised)
     dynamics(latent [B, H], action [B])  -> latent [B, H], reward_logits [B, 2R+1]
+    dynamics_prefix(latent, lstm_state, action) -> latent, lstm_state, value_prefix_logits [B, 2R+1]
+                                            (EfficientZero's value prefix, when value_prefix_horizon > 0)
     predict(latent [B, H])               -> policy_logits [B, A], value_logits [B, 2V+1]
     decode_features(latent [B, H])       -> features [B, F]        (the env's features)
 
@@ -34,6 +36,16 @@ class NetworkConfig:
     """Reward is a categorical over -R..R in h-space (covers rewards up to ~35)."""
     projection: int = 64
     """Output size of the SimSiam projection used by the consistency loss."""
+    value_prefix_horizon: int = 0
+    """EfficientZero's value prefix: an LSTM over the unrolled latents predicts the sum of rewards
+    since its last reset, reset every this many steps (EfficientZero uses 5); 0 keeps MuZero's
+    per-step reward head."""
+    lstm_hidden: int = 64
+    """Width of the value-prefix LSTM."""
+    channels: int = 32
+    """Pixel observations (networks.resnet): channels D of the spatial latent."""
+    blocks: int = 1
+    """Pixel observations: residual blocks in the representation and in the dynamics."""
 
 
 def min_max_normalize(x: jax.Array, eps: float = 1e-5) -> jax.Array:
@@ -60,6 +72,19 @@ class MLP(nnx.Module):
         return self.out(x)
 
 
+def make_network(observation_shape: tuple[int, ...], num_actions: int, num_features: int,
+                 config: NetworkConfig, *, rngs: nnx.Rngs) -> nnx.Module:
+    """The network for an observation shape: an MLP for vectors [O], the ResNet for images [H, W, C]."""
+    if len(observation_shape) == 1:
+        return MuZeroMLP(observation_shape[0], num_actions, num_features, config, rngs=rngs)
+    if len(observation_shape) == 3:
+        from networks.resnet import MuZeroResNet
+
+        return MuZeroResNet(tuple(observation_shape), num_actions, num_features, config, rngs=rngs)
+    raise ValueError(f"observations of shape {tuple(observation_shape)} are not supported: the networks take "
+                     f"vectors [O] (MLP) or images [H, W, C] (ResNet); flatten or add a channel axis")
+
+
 class MuZeroMLP(nnx.Module):
     """Representation, dynamics, prediction and feature decoder for vector observations."""
 
@@ -69,7 +94,12 @@ class MuZeroMLP(nnx.Module):
         self.num_actions = num_actions
         self.representation = MLP(observation_dim, c.hidden, c.latent, c.layers, rngs=rngs)
         self.dynamics_trunk = MLP(c.latent + num_actions, c.hidden, c.latent, c.layers, rngs=rngs)
-        self.reward_head = MLP(c.latent, c.hidden, 2 * c.reward_support + 1, 1, rngs=rngs, zero_output=True)
+        self.value_prefix_horizon = c.value_prefix_horizon
+        self.lstm_hidden = c.lstm_hidden
+        if c.value_prefix_horizon > 0:
+            self.prefix_lstm = nnx.OptimizedLSTMCell(c.latent, c.lstm_hidden, rngs=rngs)
+        reward_in = c.lstm_hidden if c.value_prefix_horizon > 0 else c.latent
+        self.reward_head = MLP(reward_in, c.hidden, 2 * c.reward_support + 1, 1, rngs=rngs, zero_output=True)
         self.policy_head = MLP(c.latent, c.hidden, num_actions, c.layers, rngs=rngs, zero_output=True)
         self.value_head = MLP(c.latent, c.hidden, 2 * c.value_support + 1, c.layers, rngs=rngs, zero_output=True)
         self.decoder = MLP(c.latent, c.hidden, num_features, 1, rngs=rngs, zero_output=True)
@@ -83,9 +113,29 @@ class MuZeroMLP(nnx.Module):
 
     def dynamics(self, latent: jax.Array, action: jax.Array) -> tuple[jax.Array, jax.Array]:
         """([B, H], [B] int) -> (next latent [B, H], reward logits [B, 2R+1])."""
+        if self.value_prefix_horizon > 0:
+            raise ValueError("this network predicts value prefixes (value_prefix_horizon > 0): "
+                             "step it with dynamics_prefix")
         x = jnp.concatenate([latent, jax.nn.one_hot(action, self.num_actions, dtype=latent.dtype)], axis=-1)
         next_latent = min_max_normalize(self.dynamics_trunk(x))
         return next_latent, self.reward_head(next_latent)
+
+    def initial_lstm_state(self, batch: int) -> tuple[jax.Array, jax.Array]:
+        """The value-prefix LSTM's reset state: (c [B, L], h [B, L]) zeros."""
+        zeros = jnp.zeros((batch, self.lstm_hidden), jnp.float32)
+        return zeros, zeros
+
+    def dynamics_prefix(self, latent: jax.Array, lstm_state: tuple[jax.Array, jax.Array], action: jax.Array):
+        """EfficientZero's dynamics: ([B, H], (c, h) [B, L] each, [B] int) ->
+        (next latent [B, H], next (c, h), value-prefix logits [B, 2R+1]).
+
+        The value prefix is the sum of the rewards since the LSTM state was last reset;
+        the caller resets it (to `initial_lstm_state`) every `value_prefix_horizon` steps.
+        """
+        x = jnp.concatenate([latent, jax.nn.one_hot(action, self.num_actions, dtype=latent.dtype)], axis=-1)
+        next_latent = min_max_normalize(self.dynamics_trunk(x))
+        lstm_state, lstm_out = self.prefix_lstm(lstm_state, next_latent)
+        return next_latent, lstm_state, self.reward_head(nnx.relu(lstm_out))
 
     def predict(self, latent: jax.Array) -> tuple[jax.Array, jax.Array]:
         """[B, H] -> (policy logits [B, A], value logits [B, 2V+1])."""

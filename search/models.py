@@ -41,11 +41,46 @@ class NodeEval(NamedTuple):
     action_mask: jax.Array | None
 
 
+class PrefixEmbedding(NamedTuple):
+    """A node of a value-prefix (EfficientZero) model: the latent plus the LSTM's memory.
+
+    latent: [B, H]. lstm_c, lstm_h: [B, L], the value-prefix LSTM state.
+    prefix: [B] float32, the value prefix predicted at this node (the sum of rewards
+      since the last reset; 0 at a reset).
+    depth: [B] int32, steps from the root (the LSTM resets where depth % horizon == 0).
+    """
+
+    latent: jax.Array
+    lstm_c: jax.Array
+    lstm_h: jax.Array
+    prefix: jax.Array
+    depth: jax.Array
+
+
+def value_prefix_step(net, node: PrefixEmbedding, action: jax.Array) -> tuple[jax.Array, PrefixEmbedding]:
+    """One dynamics step of a value-prefix model: (edge reward [B], child node).
+
+    The edge reward is the difference of consecutive prefixes, prefix(child) -
+    prefix(parent); right after a reset the parent's prefix is 0, so the reward is
+    the child's prefix itself. Every `horizon` steps from the root the child's LSTM
+    state and prefix are reset, as in EfficientZero's search.
+    """
+    latent, (c, h), prefix_logits = net.dynamics_prefix(node.latent, (node.lstm_c, node.lstm_h), action)
+    prefix = logits_to_scalar(prefix_logits)
+    reward = prefix - node.prefix
+    depth = node.depth + 1
+    reset = (depth % net.value_prefix_horizon == 0)
+    keep = lambda x: jnp.where(reset.reshape(reset.shape + (1,) * (x.ndim - 1)), 0.0, x)
+    return reward, PrefixEmbedding(latent, keep(c), keep(h), keep(prefix), depth)
+
+
 class LearnedModel:
     """The MuZero world model: a `networks.MuZeroMLP` split into (graphdef, params).
 
     `params` passed to the planner is the network's `nnx.State`. The root input
-    is a batch of observations [B, *observation_shape].
+    is a batch of observations [B, *observation_shape]. The embedding is the latent
+    [B, H], or a `PrefixEmbedding` when the network predicts value prefixes
+    (NetworkConfig.value_prefix_horizon > 0).
     """
 
     has_value_head = True
@@ -75,23 +110,33 @@ class LearnedModel:
                 f"for a single observation")
         return int(shape[0])
 
-    def _evaluate(self, net, latent) -> NodeEval:
+    def _evaluate(self, net, embedding) -> NodeEval:
+        latent = embedding.latent if isinstance(embedding, PrefixEmbedding) else embedding
         policy_logits, value_logits = net.predict(latent)
-        return NodeEval(latent, policy_logits, logits_to_scalar(value_logits), None)
+        return NodeEval(embedding, policy_logits, logits_to_scalar(value_logits), None)
 
     def root(self, params, observation) -> NodeEval:
         net = self.net(params)
-        return self._evaluate(net, net.represent(observation))
+        latent = net.represent(observation)
+        if net.value_prefix_horizon > 0:
+            batch = latent.shape[0]
+            c, h = net.initial_lstm_state(batch)
+            latent = PrefixEmbedding(latent, c, h, jnp.zeros((batch,)), jnp.zeros((batch,), jnp.int32))
+        return self._evaluate(net, latent)
 
     def step(self, params, embedding, action):
         net = self.net(params)
-        latent, reward_logits = net.dynamics(embedding, action)
-        reward = logits_to_scalar(reward_logits)
+        if isinstance(embedding, PrefixEmbedding):
+            reward, child = value_prefix_step(net, embedding, action)
+        else:
+            child, reward_logits = net.dynamics(embedding, action)
+            reward = logits_to_scalar(reward_logits)
         alive = jnp.ones_like(reward)
-        return reward, alive, self._evaluate(net, latent)
+        return reward, alive, self._evaluate(net, child)
 
     def features(self, params, embedding) -> jax.Array:
-        return self.net(params).decode_features(embedding)
+        latent = embedding.latent if isinstance(embedding, PrefixEmbedding) else embedding
+        return self.net(params).decode_features(latent)
 
 
 class SimulatorModel:

@@ -16,7 +16,7 @@ import pytest
 
 import envs
 from agent.checkpoint import Checkpoints
-from agent.config import ConfigError, EvalConfig, LossConfig, ReplayConfig, TrainConfig, validate
+from agent.config import ConfigError, EvalConfig, LossConfig, ReplayConfig, TrainConfig, validate, with_algorithm
 from agent.loop import Agent
 from agent.records import read_metrics
 from agent.run import NonFiniteLossError, train
@@ -44,13 +44,10 @@ TINY_ARGS = ["--total-env-steps", "4000", "--num-envs", "2", "--act-steps-per-it
              "--checkpoint-every-env-steps", "100000", "--log-every-iterations", "1", "--no-eval-on-gymnasium"]
 
 
-EFFICIENTZERO_PIECES = dataclasses.replace(
-    TINY, loss=dataclasses.replace(TINY.loss, consistency_weight=2.0, off_policy_correction=True,
-                                   reanalyze_fraction=0.5),
-    replay=dataclasses.replace(TINY.replay, prioritized=True))
+EFFICIENTZERO = with_algorithm(TINY, "efficientzero")  # every addition on, the value prefix included
 
 
-@pytest.mark.parametrize("config", [TINY, EFFICIENTZERO_PIECES], ids=["muzero", "with_efficientzero_pieces"])
+@pytest.mark.parametrize("config", [TINY, EFFICIENTZERO], ids=["muzero", "efficientzero"])
 def test_iteration_compiles_once(config):
     agent = Agent(config)
     state = agent.init()

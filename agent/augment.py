@@ -1,0 +1,35 @@
+"""EfficientZero's data augmentation for pixel observations: random shift, then intensity.
+
+    augment(key, observations [N, H, W, C]) -> [N, H, W, C]
+
+Random shift (DrQ / EfficientZero): pad each image by `pad` squares, repeating the
+edge, and crop a random H x W window, so the image moves by up to `pad` squares.
+Intensity: multiply each image by 1 + 0.05 * clip(n, -2, 2), n ~ N(0, 1).
+Ten lines of jax.random and lax.dynamic_slice: a dependency (e.g. dm_pix) would not be shorter.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def random_shift(key: jax.Array, images: jax.Array, pad: int = 1) -> jax.Array:
+    """[N, H, W, C] -> [N, H, W, C], each image shifted by a random offset in [-pad, pad]^2."""
+    n, height, width, _ = images.shape
+    padded = jnp.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
+    offsets = jax.random.randint(key, (n, 2), 0, 2 * pad + 1)
+    crop = lambda image, offset: jax.lax.dynamic_slice(image, (offset[0], offset[1], 0),
+                                                       (height, width, image.shape[-1]))
+    return jax.vmap(crop)(padded, offsets)
+
+
+def random_intensity(key: jax.Array, images: jax.Array, scale: float = 0.05) -> jax.Array:
+    """[N, ...] -> [N, ...], each image multiplied by 1 + scale * clip(N(0, 1), -2, 2)."""
+    noise = jnp.clip(jax.random.normal(key, (images.shape[0],) + (1,) * (images.ndim - 1)), -2.0, 2.0)
+    return images * (1.0 + scale * noise)
+
+
+def augment(key: jax.Array, images: jax.Array) -> jax.Array:
+    """Shift then intensity, independently per image ([N, H, W, C])."""
+    shift_key, intensity_key = jax.random.split(key)
+    return random_intensity(intensity_key, random_shift(shift_key, images))

@@ -1,0 +1,217 @@
+"""EfficientZero ablation: efficientzero vs muzero vs each addition switched off.
+
+    python -m benchmarks.ablation            # CartPole-v1 and Breakout-MinAtar, 3 seeds (about an hour, 2-core CPU)
+    python -m benchmarks.ablation --quick    # a tiny budget, end to end (what CI runs)
+
+Variants per env: `efficientzero` (every addition of agent.config.ADDITIONS on),
+`muzero` (all off), and `efficientzero - X` for each addition X that applies (the
+augmentation only to pixels). Every variant of an env gets the same env-step budget
+and the same seeds; each run evaluates with a greedy search every `eval_every` env
+steps. Reported per variant: the final evaluation, the mean of all evaluations (area
+under the learning curve: rewards learning early), wall seconds (compile included).
+
+Writes, under --out-dir (benchmarks/results/ by default): ablation.json, ablation.md and
+ablation.png (the final returns, and the learning curves of efficientzero vs muzero).
+Runs are kept under --runs-dir; finished runs are reused, stopped ones resumed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import numpy as np
+
+import envs
+from agent.config import ADDITIONS, EvalConfig, preset, with_additions
+from agent.records import read_metrics
+from benchmarks.runs import train_or_reuse
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Args:
+    """EfficientZero ablation on CartPole-v1 and Breakout-MinAtar."""
+
+    quick: bool = False
+    """A tiny budget (1 seed, 2 variants, 64 env steps per run): checks the pipeline, not the science."""
+    envs: tuple[str, ...] = ("cartpole", "breakout-minatar")
+    """Envs to run."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """Seeds per variant."""
+    cartpole_env_steps: int = 3_000
+    """Env-step budget of every CartPole run."""
+    breakout_env_steps: int = 1_500
+    """Env-step budget of every Breakout-MinAtar run (its ResNet learner is slow on a CPU)."""
+    eval_every: int = 500
+    """Evaluate every this many env steps (and at the end)."""
+    batch_size: int = 128
+    """Replay batch of every run (smaller than the presets' 256: reanalyze re-searches part of each batch)."""
+    replay_ratio: float = 1.0
+    """Learner updates per env step, constant over the run, in every run."""
+    variants: tuple[str, ...] = ()
+    """Only these variants (default: all; names as in the report, e.g. 'muzero', 'efficientzero - consistency')."""
+    name: str = "ablation"
+    """File stem of the outputs (NAME.json, NAME.md, NAME.png)."""
+    out_dir: str = ""
+    """Where NAME.{json,md,png} go (default: benchmarks/results/, or runs/ablation_quick/ with --quick)."""
+    runs_dir: str = ""
+    """Where the training runs are kept (default: runs/ablation[_quick]/)."""
+    machine: str = field(default_factory=lambda: f"{platform.machine()} CPU, {jax.device_count()} device(s)")
+    """A few words naming the machine, recorded in the JSON."""
+
+    def resolved(self) -> "Args":
+        quick = dict(seeds=(0,), cartpole_env_steps=64, breakout_env_steps=64, eval_every=64,
+                     variants=self.variants or ("efficientzero", "muzero")) if self.quick else {}
+        suffix = "_quick" if self.quick else ""
+        return dataclasses.replace(
+            self, **quick,
+            out_dir=self.out_dir or (f"runs/ablation{suffix}" if self.quick else str(RESULTS)),
+            runs_dir=self.runs_dir or f"runs/ablation{suffix}")
+
+
+def applicable_additions(env_name: str) -> tuple[str, ...]:
+    """The additions that change anything on this env (augmentation needs images)."""
+    images = len(envs.make(env_name).observation_shape) == 3
+    return tuple(a for a in ADDITIONS if images or a != "augmentation")
+
+
+def variants(env_name: str) -> dict[str, tuple[str, ...]]:
+    """Variant name -> the additions it switches on."""
+    on = applicable_additions(env_name)
+    table = {"efficientzero": on, "muzero": ()}
+    table.update({f"efficientzero - {a}": tuple(x for x in on if x != a) for a in on})
+    return table
+
+
+def run_config(env_name: str, additions: tuple[str, ...], seed: int, budget: int, args: "Args", out: Path):
+    base = preset(env_name)
+    base = dataclasses.replace(base, replay=dataclasses.replace(
+        base.replay, batch_size=args.batch_size, replay_ratio=args.replay_ratio, replay_ratio_start=args.replay_ratio))
+    config = with_additions(base, additions)
+    eval_every, quick = args.eval_every, args.quick
+    eval_config = dataclasses.replace(base.eval, every_env_steps=eval_every, stop_at_return=None)
+    if quick:
+        from tests.test_training import TINY  # the test suite's tiny sizes
+
+        config = dataclasses.replace(config, num_envs=TINY.num_envs, act_steps_per_iteration=TINY.act_steps_per_iteration,
+                                     planner=TINY.planner, replay=dataclasses.replace(TINY.replay,
+                                                                                      prioritized=config.replay.prioritized),
+                                     network=dataclasses.replace(TINY.network, channels=4, lstm_hidden=8,
+                                                                 value_prefix_horizon=config.network.value_prefix_horizon),
+                                     loss=dataclasses.replace(config.loss, unroll_steps=2, td_steps=2))
+        eval_config = EvalConfig(episodes=2, every_env_steps=eval_every, num_simulations=2)
+    return dataclasses.replace(config, seed=seed, total_env_steps=budget, out=str(out), eval=eval_config,
+                               eval_on_gymnasium=False, checkpoint_every_env_steps=budget)
+
+
+def run_summary(run_dir: Path) -> dict:
+    rows = read_metrics(run_dir)
+    curve = [(r["env_steps"], r["eval_return_mean"]) for r in rows if r.get("eval_return_mean") is not None]
+    compile_s = next((r["compile_s"] for r in rows if "compile_s" in r), None)
+    return {"final_eval": curve[-1][1], "mean_eval": float(np.mean([c[1] for c in curve])), "curve": curve,
+            "wall_s": round(max(r["wall_s"] for r in rows), 1), "compile_s": compile_s}
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    env_names = list(report["envs"])
+    fig, axes = plt.subplots(2, len(env_names), figsize=(6.5 * len(env_names), 8), squeeze=False)
+    for e, env_name in enumerate(env_names):
+        table = report["envs"][env_name]["variants"]
+        names = list(table)
+        ax = axes[0, e]
+        means = [table[n]["final_eval_mean"] for n in names]
+        ax.barh(range(len(names)), means, color=["tab:blue" if n == "efficientzero" else "tab:orange"
+                                                 if n == "muzero" else "tab:gray" for n in names])
+        for i, n in enumerate(names):
+            ax.plot([r["final_eval"] for r in table[n]["runs"]], [i] * len(table[n]["runs"]), "k.", ms=5)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"final eval return (dots: seeds), {report['envs'][env_name]['env_steps']} env steps")
+        ax.set_title(env_name)
+        ax = axes[1, e]
+        for n, color in (("efficientzero", "tab:blue"), ("muzero", "tab:orange")):
+            if n not in table:
+                continue
+            for k, run in enumerate(table[n]["runs"]):
+                xs, ys = zip(*run["curve"])
+                ax.plot(xs, ys, c=color, alpha=0.7, marker="o", ms=3, label=n if k == 0 else None)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("eval return")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"EfficientZero ablation — {report['machine']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def table_md(report: dict) -> str:
+    lines = [f"Machine: {report['machine']}. Seeds {report['seeds']}; evaluation every {report['eval_every']} "
+             f"env steps (greedy search).", ""]
+    for env_name, env_report in report["envs"].items():
+        lines += [f"### {env_name}: {env_report['env_steps']} env steps per run", "",
+                  "| variant | final eval (mean over seeds) | per seed | mean of all evals | wall s per run |",
+                  "| --- | --- | --- | --- | --- |"]
+        for name, v in env_report["variants"].items():
+            per_seed = " / ".join(f"{r['final_eval']:.1f}" for r in v["runs"])
+            lines.append(f"| {name} | {v['final_eval_mean']:.1f} | {per_seed} | {v['mean_eval_mean']:.1f} | "
+                         f"{v['wall_s_mean']:.0f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(args: Args) -> dict:
+    args = args.resolved()
+    out_dir, runs_dir = Path(args.out_dir), Path(args.runs_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    budgets = {"cartpole": args.cartpole_env_steps, "breakout-minatar": args.breakout_env_steps}
+    started = time.perf_counter()
+    report = {"benchmark": "EfficientZero ablation", "machine": args.machine, "jax": jax.__version__,
+              "seeds": list(args.seeds), "eval_every": args.eval_every,
+              "additions": ADDITIONS, "envs": {}}
+    for env_name in args.envs:
+        if env_name not in budgets:
+            raise SystemExit(f"error: --envs {env_name!r}: choose from {', '.join(budgets)}")
+        table = {}
+        for name, additions in variants(env_name).items():
+            if args.variants and name not in args.variants:
+                continue
+            runs = []
+            for seed in args.seeds:
+                run_dir = runs_dir / env_name / name.replace(" - ", "_minus_") / f"seed{seed}"
+                config = run_config(env_name, additions, seed, budgets[env_name], args, run_dir)
+                train_or_reuse(config)
+                runs.append({"seed": seed, **run_summary(run_dir)})
+                print(f"{env_name} | {name} | seed {seed}: final eval {runs[-1]['final_eval']:.1f}, "
+                      f"{runs[-1]['wall_s']:.0f} s [{time.perf_counter() - started:.0f} s so far]", flush=True)
+            table[name] = {"additions": list(additions), "runs": runs,
+                           "final_eval_mean": float(np.mean([r["final_eval"] for r in runs])),
+                           "mean_eval_mean": float(np.mean([r["mean_eval"] for r in runs])),
+                           "wall_s_mean": float(np.mean([r["wall_s"] for r in runs]))}
+        report["envs"][env_name] = {"env_steps": budgets[env_name], "variants": table}
+    report["wall_s"] = round(time.perf_counter() - started, 1)
+    report["settings"] = {"batch_size": args.batch_size, "replay_ratio": args.replay_ratio,
+                          "variants": list(args.variants) or "all"}
+    (out_dir / f"{args.name}.json").write_text(json.dumps(report, indent=2))
+    (out_dir / f"{args.name}.md").write_text(table_md(report))
+    plot(report, out_dir / f"{args.name}.png")
+    print(table_md(report))
+    print(f"wrote {out_dir}/{args.name}.{{json,md,png}} in {report['wall_s']:.0f} s")
+    return report
+
+
+if __name__ == "__main__":
+    import tyro
+
+    main(tyro.cli(Args))
