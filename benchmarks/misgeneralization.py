@@ -43,7 +43,7 @@ import envs
 from agent.config import preset
 from agent.evaluate import greedy_planner, load_run, rollout
 from benchmarks.runs import train_or_reuse
-from envs.gridworlds import OUTCOMES
+from envs.gridworlds import OUTCOMES, PROXY
 from envs.hand_values import grid_to_goal
 from search.models import SimulatorModel
 from search.objective import FeatureValue, LearnedValue, Objective
@@ -207,29 +207,34 @@ def draw_episode(ax, env, level, path: np.ndarray, outcome: int, title: str) -> 
     ax.set_yticks([])
 
 
-def render_episodes(runs: dict, args: Args, path: Path, per_env: int = 3) -> None:
-    """Test episodes of the diversity-0, first-seed agents: learned value (top row) vs the
-    hand value on the true simulator (bottom row), the same levels."""
+def render_episodes(runs: dict, args: Args, path: Path, per_env: int = 3, candidates: int = 32) -> None:
+    """Test episodes of the first-diversity, first-seed agents: the learned value (top row) vs the
+    hand value on the true simulator (bottom row), on the same levels. Of the first `candidates`
+    test levels, those where the learned agent went to the proxy are shown first (then the rest,
+    in order), so the figure shows the failure when it happens; each title says the outcome."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, per_env * len(runs), figsize=(2.6 * per_env * len(runs), 5.2), squeeze=False)
+    fig, axes = plt.subplots(2, per_env * len(runs), figsize=(2.9 * per_env * len(runs), 5.4), squeeze=False)
     for e, (env_name, run_dir) in enumerate(runs.items()):
         agent, params = load_run(run_dir)
         env = envs.make(env_name, diversity=1.0)
         d = agent.config.discount
         key = jax.random.PRNGKey(10_000 + agent.config.seed)
         rows = [("learned value", agent.model, params, Objective(value=LearnedValue(), discount=d)),
-                ("hand value, true sim.", SimulatorModel(env), None,
+                ("hand, true sim.", SimulatorModel(env), None,
                  Objective(value=FeatureValue(lambda f: grid_to_goal(f, d), name="to_goal"), discount=d))]
-        for r, (label, model, p, objective) in enumerate(rows):
-            squares, level0, outcomes = trajectories(env, model, p, objective, args.num_simulations, key, per_env)
-            for i in range(per_env):
+        played = [trajectories(env, model, p, objective, args.num_simulations, key, candidates)
+                  for _, model, p, objective in rows]
+        learned_outcomes = played[0][2]
+        order = sorted(range(candidates), key=lambda i: (learned_outcomes[i] != PROXY, i))[:per_env]
+        for r, ((label, *_), (squares, level0, outcomes)) in enumerate(zip(rows, played, strict=True)):
+            for column, i in enumerate(order):
                 level = jax.tree.map(lambda x: x[i], level0)
-                draw_episode(axes[r, e * per_env + i], env, level, squares[:, i], int(outcomes[i]),
-                             f"{env_name} #{i}: {label}")
+                draw_episode(axes[r, e * per_env + column], env, level, squares[:, i], int(outcomes[i]),
+                             f"{env_name} level {i}: {label}")
     fig.suptitle("Test levels (goal = star, proxy = dashed red, start = square)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
