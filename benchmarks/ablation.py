@@ -96,15 +96,14 @@ def run_config(env_name: str, additions: tuple[str, ...], seed: int, budget: int
     config = with_additions(base, additions)
     eval_every, quick = args.eval_every, args.quick
     eval_config = dataclasses.replace(base.eval, every_env_steps=eval_every, stop_at_return=None)
-    if quick:
-        from tests.test_training import TINY  # the test suite's tiny sizes
-
-        config = dataclasses.replace(config, num_envs=TINY.num_envs, act_steps_per_iteration=TINY.act_steps_per_iteration,
-                                     planner=TINY.planner, replay=dataclasses.replace(TINY.replay,
-                                                                                      prioritized=config.replay.prioritized),
-                                     network=dataclasses.replace(TINY.network, channels=4, lstm_hidden=8,
-                                                                 value_prefix_horizon=config.network.value_prefix_horizon),
-                                     loss=dataclasses.replace(config.loss, unroll_steps=2, td_steps=2))
+    if quick:  # tiny sizes: a pipeline check, compiled in seconds
+        config = dataclasses.replace(
+            config, num_envs=2, act_steps_per_iteration=2,
+            planner=dataclasses.replace(config.planner, num_simulations=2),
+            replay=dataclasses.replace(config.replay, capacity_per_env=32, batch_size=4, min_size_per_env=8),
+            network=dataclasses.replace(config.network, hidden=8, latent=8, layers=1, value_support=5,
+                                        reward_support=2, channels=4, lstm_hidden=8),
+            loss=dataclasses.replace(config.loss, unroll_steps=2, td_steps=2))
         eval_config = EvalConfig(episodes=2, every_env_steps=eval_every, num_simulations=2)
     return dataclasses.replace(config, seed=seed, total_env_steps=budget, out=str(out), eval=eval_config,
                                eval_on_gymnasium=False, checkpoint_every_env_steps=budget)

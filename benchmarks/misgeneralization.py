@@ -289,8 +289,9 @@ def plot(report: dict, path: Path) -> None:
 
 def table(report: dict) -> str:
     pct = lambda v: f"{100 * v:.0f}%"
+    budgets = ", ".join(f"{name} {env_report['env_steps']}" for name, env_report in report["envs"].items())
     lines = [f"Test levels: {report['test_episodes']} episodes x {len(report['seeds'])} seeds per cell; "
-             f"training {report['total_env_steps']} env steps per run; {report['machine']}.", ""]
+             f"training env steps per run: {budgets}; {report['machine']}.", ""]
     lines += [f"### Training diversity {report['main_diversity']}: outcome on test levels (true / proxy / neither)",
               "", "| env | objective | true goal | proxy | neither |", "| --- | --- | --- | --- | --- |"]
     for env_name, env_report in report["envs"].items():
@@ -336,7 +337,6 @@ def main(args: Args) -> dict:
     render_runs = {}
     for env_name in args.envs:
         total = args.total_env_steps or preset(env_name).total_env_steps
-        report["total_env_steps"] = total
         per_diversity = []
         for diversity in args.diversities:
             rows = []
@@ -358,6 +358,7 @@ def main(args: Args) -> dict:
         sim = [simulator_rates(env_name, seed, discount, args) for seed in args.seeds]
         main_rows = per_diversity[0]["runs"]
         report["envs"][env_name] = {
+            "env_steps": total,
             "main": {"learned": per_diversity[0]["learned"],
                      "hand, learned model": per_diversity[0]["hand, learned model"],
                      "hand, true simulator": mean_rates(sim)},
