@@ -59,7 +59,8 @@ def test_check_env_catches_an_episode_that_never_ends():
 
 
 def test_unknown_env_name_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown env 'cartpol'.*valid names: bandit, cartpole, chain"):
+    with pytest.raises(ValueError, match="unknown env 'cartpol'.*valid names: bandit, breakout-minatar, cartpole, "
+                                         "chain, cheese_in_corner, coin_at_end"):
         envs.make("cartpol")
 
 

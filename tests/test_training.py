@@ -81,7 +81,7 @@ def test_cli_refuses_a_bad_config_before_compiling(tmp_path):
     assert not run.exists()  # refused before the run folder, the agent or any compile existed
     unknown = subprocess.run([sys.executable, "train.py", "--env", "pong"], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
-    assert unknown.returncode == 2 and "valid names: bandit, cartpole, chain" in unknown.stderr
+    assert unknown.returncode == 2 and "valid names: bandit, breakout-minatar, cartpole, chain" in unknown.stderr
 
 
 class NanRewardCartPole(envs.CartPole):
