@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import tyro
 from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tyro
 
 from search.models import SimulatorModel
 from search.objective import Objective

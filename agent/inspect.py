@@ -14,11 +14,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import tyro
-
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tyro
 
 import envs
 from agent.evaluate import greedy_planner, load_run

@@ -20,7 +20,13 @@ from flax import nnx
 
 from agent.augment import augment
 from agent.config import LossConfig, OptimConfig, ReplayConfig
-from agent.replay import Replay, Transition, sample_prioritized, sample_windows, update_priorities
+from agent.replay import (
+    Replay,
+    Transition,
+    sample_prioritized,
+    sample_windows,
+    update_priorities,
+)
 from agent.targets import Targets, corrected_td_steps, n_step_targets
 from networks.support import logits_to_scalar, scalar_to_probs
 

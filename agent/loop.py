@@ -19,11 +19,11 @@ from flax import nnx, struct
 import envs
 from agent import replay as replay_lib
 from agent.config import TrainConfig
+from agent.evaluate import greedy_planner, rollout_returns
 from agent.learner import LearnerState, make_optimizer, update
+from agent.objectives import make_objective
 from networks.muzero import make_network
 from search.models import LearnedModel
-from agent.evaluate import greedy_planner, rollout_returns
-from agent.objectives import make_objective
 from search.objective import Objective
 from search.planner import plan
 

@@ -21,7 +21,13 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from agent.checkpoint import Checkpoints
 from agent.config import TrainConfig, validate

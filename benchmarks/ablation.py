@@ -65,7 +65,7 @@ class Args:
     machine: str = field(default_factory=lambda: f"{platform.machine()} CPU, {jax.device_count()} device(s)")
     """A few words naming the machine, recorded in the JSON."""
 
-    def resolved(self) -> "Args":
+    def resolved(self) -> Args:
         quick = dict(seeds=(0,), cartpole_env_steps=64, breakout_env_steps=64, eval_every=64,
                      variants=self.variants or ("efficientzero", "muzero")) if self.quick else {}
         suffix = "_quick" if self.quick else ""
@@ -89,7 +89,7 @@ def variants(env_name: str) -> dict[str, tuple[str, ...]]:
     return table
 
 
-def run_config(env_name: str, additions: tuple[str, ...], seed: int, budget: int, args: "Args", out: Path):
+def run_config(env_name: str, additions: tuple[str, ...], seed: int, budget: int, args: Args, out: Path):
     base = preset(env_name)
     base = dataclasses.replace(base, replay=dataclasses.replace(
         base.replay, batch_size=args.batch_size, replay_ratio=args.replay_ratio, replay_ratio_start=args.replay_ratio))

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import envs
@@ -79,7 +78,7 @@ class Args:
     machine: str = field(default_factory=lambda: f"{platform.machine()} CPU, {jax.device_count()} device(s)")
     """A few words naming the machine, recorded in the JSON."""
 
-    def resolved(self) -> "Args":
+    def resolved(self) -> Args:
         """The quick-mode and default paths filled in."""
         quick = dict(seeds=(0,), diversities=(0.0,), total_env_steps=300, test_episodes=16) if self.quick else {}
         suffix = "_quick" if self.quick else ""
@@ -225,14 +224,14 @@ def render_episodes(runs: dict, args: Args, path: Path, per_env: int = 3, candid
         key = jax.random.PRNGKey(10_000 + agent.config.seed)
         rows = [("learned value", agent.model, params, Objective(value=LearnedValue(), discount=d)),
                 ("hand, true sim.", SimulatorModel(env), None,
-                 Objective(value=FeatureValue(lambda f: grid_to_goal(f, d), name="to_goal"), discount=d))]
+                 Objective(value=FeatureValue(lambda f, d=d: grid_to_goal(f, d), name="to_goal"), discount=d))]
         played = [trajectories(env, model, p, objective, args.num_simulations, key, candidates)
                   for _, model, p, objective in rows]
         learned_outcomes = played[0][2]
         order = sorted(range(candidates), key=lambda i: (learned_outcomes[i] != PROXY, i))[:per_env]
         for r, ((label, *_), (squares, level0, outcomes)) in enumerate(zip(rows, played, strict=True)):
             for column, i in enumerate(order):
-                level = jax.tree.map(lambda x: x[i], level0)
+                level = jax.tree.map(lambda x, i=i: x[i], level0)
                 draw_episode(axes[r, e * per_env + column], env, level, squares[:, i], int(outcomes[i]),
                              f"{env_name} level {i}: {label}")
     fig.suptitle("Test levels (goal = star, proxy = dashed red, start = square)", fontsize=10)

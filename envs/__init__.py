@@ -8,13 +8,27 @@ Public API: `Env`, `State`, `TimeStep`, `make`, `names`, `register`,
 from envs.base import Env, State, TimeStep
 from envs.cartpole import CartPole
 from envs.check import EnvCheckError, check_env
-from envs.minatar import BreakoutMinAtar
-from envs.hand_values import hand_values, register_hand_value
-from envs.registry import make, names, register
 from envs.gridworlds import CheeseInCorner, CoinAtEnd
+from envs.hand_values import hand_values, register_hand_value
+from envs.minatar import BreakoutMinAtar
+from envs.registry import make, names, register
 from envs.toy import Bandit, Chain
 
-__all__ = ["Env", "State", "TimeStep", "make", "names", "register", "check_env", "EnvCheckError",
-           "hand_values", "register_hand_value",
-           "CartPole", "Chain", "Bandit", "CoinAtEnd", "CheeseInCorner",
-           "BreakoutMinAtar"]
+__all__ = [
+           "Bandit",
+           "BreakoutMinAtar",
+           "CartPole",
+           "Chain",
+           "CheeseInCorner",
+           "CoinAtEnd",
+           "Env",
+           "EnvCheckError",
+           "State",
+           "TimeStep",
+           "check_env",
+           "hand_values",
+           "make",
+           "names",
+           "register",
+           "register_hand_value",
+]

@@ -162,24 +162,25 @@ class GridWorld(Env):
                      goal_randomized=randomized, reached_goal=false, visited_proxy=false)
 
     # --- dynamics -------------------------------------------------------------------
+    def _moves(self, level: Level) -> tuple[jax.Array, jax.Array]:
+        """(the square each action leads to [4, 2] (clipped to the grid), legal [4] bool: on the grid and open)."""
+        targets = level.agent[None, :] + MOVES
+        inside = (targets[:, 0] >= 0) & (targets[:, 0] < self.height) & (targets[:, 1] >= 0) & (
+            targets[:, 1] < self.width)
+        clipped = jnp.clip(targets, 0, jnp.array([self.height - 1, self.width - 1]))
+        return clipped, inside & ~level.walls[clipped[:, 0], clipped[:, 1]]
+
     def _step(self, level: Level, action: jax.Array, key: jax.Array):
         del key
-        target = level.agent + MOVES[action]
-        inside = (target[0] >= 0) & (target[0] < self.height) & (target[1] >= 0) & (target[1] < self.width)
-        clipped = jnp.clip(target, 0, jnp.array([self.height - 1, self.width - 1]))
-        blocked = ~inside | level.walls[clipped[0], clipped[1]]
-        agent = jnp.where(blocked, level.agent, clipped)
+        targets, legal = self._moves(level)
+        agent = jnp.where(legal[action], targets[action], level.agent)
         reached = jnp.all(agent == level.goal)
         visited = level.visited_proxy | self.proxy_mask()[agent[0], agent[1]]
         level = level.replace(agent=agent, reached_goal=reached, visited_proxy=visited)
         return level, reached.astype(jnp.float32), reached
 
     def _action_mask(self, level: Level) -> jax.Array:
-        targets = level.agent[None, :] + MOVES  # [4, 2]
-        inside = (targets[:, 0] >= 0) & (targets[:, 0] < self.height) & (targets[:, 1] >= 0) & (
-            targets[:, 1] < self.width)
-        clipped = jnp.clip(targets, 0, jnp.array([self.height - 1, self.width - 1]))
-        return inside & ~level.walls[clipped[:, 0], clipped[:, 1]]
+        return self._moves(level)[1]
 
     def _observation(self, level: Level) -> jax.Array:
         shape = (self.height, self.width)

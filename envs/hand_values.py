@@ -7,7 +7,7 @@ ValueFn; `hand_values(env_name)` lists what ships for an env.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

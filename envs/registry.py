@@ -1,7 +1,7 @@
 """`envs.make(name, **kwargs)`: build a registered env by name."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from envs.base import Env
 from envs.cartpole import CartPole

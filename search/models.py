@@ -74,6 +74,11 @@ def value_prefix_step(net, node: PrefixEmbedding, action: jax.Array) -> tuple[ja
     return reward, PrefixEmbedding(latent, keep(c), keep(h), keep(prefix), depth)
 
 
+def latent_of(embedding) -> jax.Array:
+    """The latent of a learned model's embedding (plain, or inside a PrefixEmbedding)."""
+    return embedding.latent if isinstance(embedding, PrefixEmbedding) else embedding
+
+
 class LearnedModel:
     """The MuZero world model: a `networks.MuZeroMLP` split into (graphdef, params).
 
@@ -92,7 +97,7 @@ class LearnedModel:
         self.num_actions = int(num_actions)
 
     @classmethod
-    def from_network(cls, network: nnx.Module, observation_shape, num_actions) -> tuple["LearnedModel", Any]:
+    def from_network(cls, network: nnx.Module, observation_shape, num_actions) -> tuple[LearnedModel, Any]:
         """Returns (model, params) for an NNX network instance."""
         graphdef, params = nnx.split(network)
         return cls(graphdef, observation_shape, num_actions), params
@@ -111,8 +116,7 @@ class LearnedModel:
         return int(shape[0])
 
     def _evaluate(self, net, embedding) -> NodeEval:
-        latent = embedding.latent if isinstance(embedding, PrefixEmbedding) else embedding
-        policy_logits, value_logits = net.predict(latent)
+        policy_logits, value_logits = net.predict(latent_of(embedding))
         return NodeEval(embedding, policy_logits, logits_to_scalar(value_logits), None)
 
     def root(self, params, observation) -> NodeEval:
@@ -135,8 +139,7 @@ class LearnedModel:
         return reward, alive, self._evaluate(net, child)
 
     def features(self, params, embedding) -> jax.Array:
-        latent = embedding.latent if isinstance(embedding, PrefixEmbedding) else embedding
-        return self.net(params).decode_features(latent)
+        return self.net(params).decode_features(latent_of(embedding))
 
 
 class SimulatorModel:

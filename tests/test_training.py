@@ -16,7 +16,15 @@ import pytest
 
 import envs
 from agent.checkpoint import Checkpoints
-from agent.config import ConfigError, EvalConfig, LossConfig, ReplayConfig, TrainConfig, validate, with_algorithm
+from agent.config import (
+    ConfigError,
+    EvalConfig,
+    LossConfig,
+    ReplayConfig,
+    TrainConfig,
+    validate,
+    with_algorithm,
+)
 from agent.loop import Agent
 from agent.records import read_metrics
 from agent.run import NonFiniteLossError, train
@@ -109,7 +117,7 @@ def test_resume_continues_counters_and_loads_parameters_bit_exactly(tmp_path):
     config = dataclasses.replace(TINY, out=str(tmp_path / "run"))
     first = train(config, quiet=True, max_iterations=5)  # stops midway, saving as a kill would
     assert first.env_steps == 20 and first.env_steps < config.total_env_steps
-    restored, host = Checkpoints(tmp_path / "run").restore(Agent(config).init())
+    restored, _ = Checkpoints(tmp_path / "run").restore(Agent(config).init())
     for a, b in zip(jax.tree.leaves(first.state.learner.params), jax.tree.leaves(restored.learner.params),
                     strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
