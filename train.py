@@ -18,6 +18,7 @@ import sys
 import tyro
 
 from agent.config import ALGORITHMS, ConfigError, TrainConfig, preset
+from agent.host.run import NonFiniteLossError, train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +44,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --resume takes the run's saved config; drop {' '.join(rest)}", file=sys.stderr)
             return 2
         config = None
-
-    from agent.run import NonFiniteLossError, train  # after --help: keeps --help fast
 
     try:
         result = train(config, resume=known.resume)

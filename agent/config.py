@@ -1,12 +1,18 @@
 """Training configuration: frozen dataclasses, one docstring per field (tyro turns
-them into `train.py --help`), a preset per env, and validation that names the
-field at fault before anything compiles."""
+them into `train.py --help`), a preset per env, validation that names the field at
+fault before anything compiles, and the run folder's config.json (save_config,
+load_config)."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from networks.muzero import NetworkConfig
+import envs
+from agent.objectives import value_names
+from networks.config import NetworkConfig
 from search.planner import PlannerConfig
 
 
@@ -54,10 +60,10 @@ class LossConfig:
     target network)."""
     off_policy_correction: bool = False
     """EfficientZero: shorten the TD horizon of old data, clip(td_steps - age / (0.3 x
-    total_env_steps), 1, td_steps) (see agent.targets.corrected_td_steps)."""
+    total_env_steps), 1, td_steps) (see agent.algorithm.schedules.corrected_td_steps)."""
     augmentation: bool = False
     """EfficientZero's augmentation of pixel observations in the loss: random shift by up to 1 square,
-    then intensity x (1 + 0.05 clip(N(0,1), -2, 2)) (agent/augment.py). Images only."""
+    then intensity x (1 + 0.05 clip(N(0,1), -2, 2)) (agent/algorithm/augment.py). Images only."""
     target_update_interval: int = 100
     """Copy the online parameters to the target network every this many updates."""
 
@@ -188,8 +194,6 @@ def with_additions(config: TrainConfig, additions: tuple[str, ...] | list[str]) 
     for old data. prioritized_replay: PER. augmentation: shift + intensity, applied
     only where observations are images.
     """
-    import envs
-
     unknown = set(additions) - set(ADDITIONS)
     if unknown:
         raise ValueError(f"unknown EfficientZero additions {sorted(unknown)}; choose from {', '.join(ADDITIONS)}")
@@ -216,9 +220,7 @@ def with_algorithm(config: TrainConfig, algorithm: str) -> TrainConfig:
 def preset(env: str, algorithm: str = "muzero") -> TrainConfig:
     """The default config for an env (unknown envs get the cartpole defaults with that env),
     as plain MuZero or with every EfficientZero addition ('efficientzero')."""
-    import envs  # late import: keeps config importable without building envs
-
-    name = env.lower().replace("-v1", "")
+    name = envs.canonical_name(env)
     if name not in envs.names():
         raise ValueError(f"unknown env {env!r}; valid names: {', '.join(envs.names())}")
     config = PRESETS.get(name, dataclasses.replace(TrainConfig(), env=name))
@@ -231,21 +233,18 @@ class ConfigError(ValueError):
 
 def validate(config: TrainConfig) -> None:
     """Raises ConfigError naming the first bad field; call before anything compiles."""
-    import envs
 
     def need(cond: bool, name: str, value, rule: str):
         if not cond:
             raise ConfigError(f"--{name} {value!r} is invalid: {rule}")
 
-    need(config.env.lower().replace("-v1", "") in envs.names(), "env", config.env,
+    env_name = envs.canonical_name(config.env)
+    need(env_name in envs.names(), "env", config.env,
          f"valid names: {', '.join(envs.names())}")
     try:
         envs.make(config.env, **config.env_kwargs)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"--env-kwargs {config.env_kwargs!r} is invalid for env {config.env!r}: {err}") from None
-    from agent.objectives import value_names
-
-    env_name = config.env.lower().replace("-v1", "")
     need(config.value in value_names(env_name), "value", config.value,
          f"choose from {', '.join(value_names(env_name))}")
     need(0.0 <= config.value_blend <= 1.0, "value-blend", config.value_blend, "must be in [0, 1]")
@@ -293,3 +292,30 @@ def validate(config: TrainConfig) -> None:
     need(config.log_every_iterations > 0, "log-every-iterations", config.log_every_iterations, "must be > 0")
     need(config.checkpoint_every_env_steps > 0, "checkpoint-every-env-steps",
          config.checkpoint_every_env_steps, "must be > 0")
+
+
+# --- the run folder's config.json ------------------------------------------------------
+
+def save_config(run_dir: str | Path, config: TrainConfig) -> None:
+    """Writes run_dir/config.json: every field, nested configs as objects."""
+    (Path(run_dir) / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+
+
+def config_from_dict(cls: type, raw: dict):
+    """Rebuilds a (nested) config dataclass from `dataclasses.asdict` output, reading each
+    field's declared type, so a new nested config needs no registration here."""
+    types = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - fields)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field(s) {unknown}; was the file written by another version?")
+    return cls(**{name: config_from_dict(types[name], value) if dataclasses.is_dataclass(types[name]) else value
+                  for name, value in raw.items()})
+
+
+def load_config(run_dir: str | Path) -> TrainConfig:
+    """The TrainConfig saved in run_dir/config.json."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} has no config.json; pass a run folder made by train.py")
+    return config_from_dict(TrainConfig, json.loads(path.read_text()))

@@ -1,6 +1,8 @@
 """JAX-native environments: pure `reset`/`step`, jit- and vmap-able.
 
-Public API: `Env`, `State`, `TimeStep`, `make`, `names`, `register`,
+Ground layer: imports nothing from the other packages.
+
+Public API: `Env`, `State`, `TimeStep`, `make`, `names`, `register`, `canonical_name`,
 `check_env`, `EnvCheckError`, `hand_values`, `register_hand_value`, and the envs `CartPole`, `Chain`, `Bandit`,
 `CoinAtEnd`, `CheeseInCorner` (the goal-misgeneralization gridworlds), `BreakoutMinAtar`
 (pixels, through gymnax).
@@ -11,7 +13,7 @@ from envs.check import EnvCheckError, check_env
 from envs.gridworlds import CheeseInCorner, CoinAtEnd
 from envs.hand_values import hand_values, register_hand_value
 from envs.minatar import BreakoutMinAtar
-from envs.registry import make, names, register
+from envs.registry import canonical_name, make, names, register
 from envs.toy import Bandit, Chain
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
            "EnvCheckError",
            "State",
            "TimeStep",
+           "canonical_name",
            "check_env",
            "hand_values",
            "make",

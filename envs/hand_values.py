@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.cartpole import THETA_LIMIT, X_LIMIT
+from envs.registry import canonical_name
 
 
 def cartpole_upright(features: jax.Array, discount: float = 0.997) -> jax.Array:
@@ -98,9 +99,9 @@ _HAND_VALUES: dict[str, dict[str, Callable[[jax.Array], jax.Array]]] = {
 
 def hand_values(env_name: str) -> dict[str, Callable[[jax.Array], jax.Array]]:
     """The hand-specified value functions shipped for an env (name -> fn)."""
-    return dict(_HAND_VALUES.get(env_name, {}))
+    return dict(_HAND_VALUES.get(canonical_name(env_name), {}))
 
 
 def register_hand_value(env_name: str, name: str, fn: Callable[[jax.Array], jax.Array]) -> None:
     """Adds a user's hand value so `--value NAME` finds it."""
-    _HAND_VALUES.setdefault(env_name, {})[name] = fn
+    _HAND_VALUES.setdefault(canonical_name(env_name), {})[name] = fn

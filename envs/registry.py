@@ -26,6 +26,12 @@ def register(name: str, constructor: Callable[..., Env]) -> None:
     _REGISTRY[name] = constructor
 
 
+def canonical_name(name: str) -> str:
+    """The registry key a user's spelling of an env name maps to: case-insensitive, and
+    gymnasium's version suffix dropped ('CartPole-v1' -> 'cartpole')."""
+    return name.lower().replace("-v1", "")
+
+
 def names() -> list[str]:
     """The registered env names, sorted."""
     return sorted(_REGISTRY)
@@ -33,7 +39,7 @@ def names() -> list[str]:
 
 def make(name: str, **kwargs) -> Env:
     """Returns a new env; an unknown name raises with the list of valid ones."""
-    key = name.lower().replace("-v1", "")
+    key = canonical_name(name)
     if key not in _REGISTRY:
         raise ValueError(f"unknown env {name!r}; valid names: {', '.join(names())}")
     try:

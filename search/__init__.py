@@ -1,4 +1,4 @@
-"""The planner and the objective it maximises.
+"""The planner and the objective it maximises. Imports envs and networks only.
 
 Public API:
   plan, PlannerConfig, SearchOutput                    -- search (mctx Gumbel / PUCT)
@@ -9,10 +9,39 @@ Public API:
 """
 from search.check import ValueFnCheckError, check_value_fn
 from search.models import LearnedModel, NodeEval, SimulatorModel
-from search.objective import (Blend, Constant, Edge, FeatureReward, FeatureValue, Leaf, LearnedValue,
-                              ModelReward, Objective, RewardFn, ValueFn)
+from search.objective import (
+                              Blend,
+                              Constant,
+                              Edge,
+                              FeatureReward,
+                              FeatureValue,
+                              Leaf,
+                              LearnedValue,
+                              ModelReward,
+                              Objective,
+                              RewardFn,
+                              ValueFn,
+)
 from search.planner import PlannerConfig, SearchOutput, plan
 
-__all__ = ["plan", "PlannerConfig", "SearchOutput", "Objective", "LearnedValue", "FeatureValue",
-           "Constant", "Blend", "ModelReward", "FeatureReward", "Leaf", "Edge", "ValueFn", "RewardFn",
-           "LearnedModel", "SimulatorModel", "NodeEval", "check_value_fn", "ValueFnCheckError"]
+__all__ = [
+                              "Blend",
+                              "Constant",
+                              "Edge",
+                              "FeatureReward",
+                              "FeatureValue",
+                              "Leaf",
+                              "LearnedModel",
+                              "LearnedValue",
+                              "ModelReward",
+                              "NodeEval",
+                              "Objective",
+                              "PlannerConfig",
+                              "RewardFn",
+                              "SearchOutput",
+                              "SimulatorModel",
+                              "ValueFn",
+                              "ValueFnCheckError",
+                              "check_value_fn",
+                              "plan",
+]

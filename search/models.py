@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from envs.base import Env, State
+from networks.base import resets_value_prefix
 from networks.support import logits_to_scalar
 
 
@@ -69,7 +70,7 @@ def value_prefix_step(net, node: PrefixEmbedding, action: jax.Array) -> tuple[ja
     prefix = logits_to_scalar(prefix_logits)
     reward = prefix - node.prefix
     depth = node.depth + 1
-    reset = (depth % net.value_prefix_horizon == 0)
+    reset = resets_value_prefix(depth, net.value_prefix_horizon)
     keep = lambda x: jnp.where(reset.reshape(reset.shape + (1,) * (x.ndim - 1)), 0.0, x)
     return reward, PrefixEmbedding(latent, keep(c), keep(h), keep(prefix), depth)
 
@@ -80,7 +81,7 @@ def latent_of(embedding) -> jax.Array:
 
 
 class LearnedModel:
-    """The MuZero world model: a `networks.MuZeroMLP` split into (graphdef, params).
+    """The MuZero world model: a `networks.MuZeroNetwork` split into (graphdef, params).
 
     `params` passed to the planner is the network's `nnx.State`. The root input
     is a batch of observations [B, *observation_shape]. The embedding is the latent
@@ -88,7 +89,6 @@ class LearnedModel:
     (NetworkConfig.value_prefix_horizon > 0).
     """
 
-    has_value_head = True
     masks_interior = False  # a learned latent has no legality; the root mask comes from the env
 
     def __init__(self, graphdef: Any, observation_shape: tuple[int, ...], num_actions: int):
@@ -151,7 +151,6 @@ class SimulatorModel:
     masked at every node, using the env's own action mask.
     """
 
-    has_value_head = False
     masks_interior = True
 
     def __init__(self, env: Env):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import mctx
@@ -78,14 +79,12 @@ class SearchOutput(NamedTuple):
     action: [B] int32, the action to take.
     action_weights: [B, A] float32, the policy target the search proposes.
     root_value: [B] float32, the search's value estimate of the root.
-    leaf_value: [B] float32, the objective's value of the root before search.
     tree: the `mctx.Tree` ([B, N, ...]), for inspection and rendering.
     """
 
     action: jax.Array
     action_weights: jax.Array
     root_value: jax.Array
-    leaf_value: jax.Array
     tree: mctx.Tree
 
 
@@ -123,6 +122,7 @@ def _objective_value(objective: Objective, model, node, batch: int, features: ja
 def make_root(params, root_input, model, objective: Objective, batch: int):
     """-> (mctx.RootFnOutput, root action mask [B, A] or None)."""
     node = model.root(params, root_input)
+    chex.assert_shape(node.prior_logits, (batch, model.num_actions))  # the model's output, into mctx
     features = model.features(params, node.embedding) if objective.needs_features else None
     value = _objective_value(objective, model, node, batch, features)
     return mctx.RootFnOutput(prior_logits=node.prior_logits, value=value,
@@ -135,6 +135,8 @@ def make_recurrent_fn(model, objective: Objective, batch: int):
     def recurrent_fn(params, key, action, embedding):
         del key
         model_reward, alive, node = model.step(params, embedding, action)
+        chex.assert_shape([model_reward, alive], (batch,))  # the model's outputs, into mctx
+        chex.assert_shape(node.prior_logits, (batch, model.num_actions))
         features = model.features(params, node.embedding) if objective.needs_features else None
         reward = call_reward_fn(objective.reward, Edge(model_reward, features), batch)
         value = _objective_value(objective, model, node, batch, features)
@@ -215,6 +217,5 @@ def _search(params, key, root, recurrent_fn, invalid_actions, config: PlannerCon
         action=out.action,
         action_weights=out.action_weights,
         root_value=tree.summary().value,
-        leaf_value=root.value,
         tree=tree,
     )

@@ -14,8 +14,10 @@ is faster still but breaks exact ties by the first index instead of at random,
 so results can differ from mctx where children tie (e.g. equal priors and no
 visits).
 
-This reuses mctx's private `simulate`/`expand`/`backward` (mctx 0.0.71); a test
-pins the output to `mctx.muzero_policy`, so a change inside mctx shows up there.
+This reuses mctx's private `simulate`/`expand`/`backward` and policy helpers, which
+carry no stability promise; pyproject.toml therefore pins mctx to the tested release
+(==0.0.71), so a new release cannot change them underneath, and a test pins this
+module's output to `mctx.muzero_policy` for the day the pin is raised.
 """
 from __future__ import annotations
 

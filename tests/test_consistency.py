@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from agent.learner import consistency_loss, negative_cosine_similarity
-from networks.muzero import MuZeroMLP, NetworkConfig
+from agent.algorithm.losses import consistency_loss, negative_cosine_similarity
+from networks import MuZeroMLP, NetworkConfig
 
 
 def test_negative_cosine_is_lowest_when_prediction_equals_target():

@@ -7,6 +7,7 @@ import pytest
 
 import envs
 import search
+from agent.algorithm.rollout import greedy_planner, rollout
 from envs.gridworlds import NEITHER, PROXY, TRUE_GOAL, CheeseInCorner, CoinAtEnd
 from envs.hand_values import grid_to_goal, grid_to_proxy
 
@@ -138,8 +139,6 @@ def test_an_agent_that_never_moves_gets_neither(env_cls):
 def test_planning_with_a_hand_value_on_the_true_simulator_reaches_what_it_values(env_cls, value_fn, expected):
     """The hand value on the true simulator is the experiment's upper line: it must reach
     the true goal on test levels; its proxy counterpart must end at the proxy."""
-    from agent.evaluate import greedy_planner, rollout
-
     env = env_cls(diversity=1.0)
     objective = search.Objective(value=search.FeatureValue(value_fn), discount=0.95)
     _, final = jax.jit(lambda k: rollout(env, search.SimulatorModel(env), None, objective, greedy_planner(8), k,

@@ -2,10 +2,10 @@
 within 5,000 env steps, fixed seed, default preset, on a 2-core CPU."""
 import dataclasses
 
+from agent.algorithm.iteration import Agent
 from agent.config import preset
-from agent.gym_eval import evaluate_on_gymnasium
-from agent.loop import Agent
-from agent.run import train
+from agent.host.gym_eval import evaluate_on_gymnasium
+from agent.host.run import train
 
 
 def test_cartpole_reaches_475_within_5000_env_steps(tmp_path):

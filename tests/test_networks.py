@@ -6,7 +6,16 @@ from flax import nnx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from networks import MuZeroMLP, NetworkConfig, count_params, h, h_inv, logits_to_scalar, scalar_to_probs, support
+from networks import (
+    MuZeroMLP,
+    NetworkConfig,
+    count_params,
+    h,
+    h_inv,
+    logits_to_scalar,
+    scalar_to_probs,
+    support,
+)
 
 
 @settings(max_examples=200, deadline=None)

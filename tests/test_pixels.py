@@ -12,10 +12,10 @@ from flax import nnx
 
 import envs
 import search
-from agent.augment import random_intensity, random_shift
+from agent.algorithm.augment import random_intensity, random_shift
 from agent.config import ADDITIONS, preset, with_algorithm
 from networks import MuZeroResNet, NetworkConfig, make_network
-from tests.test_training import ROOT, TINY_ARGS
+from tests.conftest import ROOT, TINY_ARGS
 
 PIXEL_CONFIG = NetworkConfig(hidden=8, channels=4, value_support=3, reward_support=2, projection=4, lstm_hidden=8,
                              value_prefix_horizon=2)

@@ -3,8 +3,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agent import replay as replay_lib
-from agent.targets import n_step_targets
+from agent.algorithm import replay as replay_lib
+from agent.algorithm.targets import n_step_targets
 
 
 def transition(t, num_envs=2, terminated=False, truncated=False, reward=1.0):
@@ -12,7 +12,7 @@ def transition(t, num_envs=2, terminated=False, truncated=False, reward=1.0):
     return replay_lib.Transition(
         observation=jnp.full((e, 1), float(t)), action=jnp.full((e,), t % 2, jnp.int32),
         reward=jnp.full((e,), reward), terminated=jnp.full((e,), terminated), truncated=jnp.full((e,), truncated),
-        policy=jnp.full((e, 2), 0.5), search_value=jnp.zeros((e,)), features=jnp.full((e, 1), float(t)))
+        policy=jnp.full((e, 2), 0.5), features=jnp.full((e, 1), float(t)))
 
 
 def test_windows_are_consecutive_rows_of_one_stream_across_the_ring_edge():
@@ -36,7 +36,7 @@ def window(rewards, terminated=(), truncated=()):
     return replay_lib.Transition(
         observation=jnp.zeros((n, 1)), action=jnp.zeros((n,), jnp.int32), reward=jnp.asarray(rewards, jnp.float32),
         terminated=jnp.asarray(term), truncated=jnp.asarray(trunc), policy=jnp.full((n, 2), 0.5),
-        search_value=jnp.zeros((n,)), features=jnp.zeros((n, 1)))
+        features=jnp.zeros((n, 1)))
 
 
 def test_n_step_value_bootstraps_on_the_target_value():
@@ -82,7 +82,7 @@ def test_targets_jit_and_vmap_agree_with_eager():
 
 
 def test_off_policy_horizon_formula_at_its_edges():
-    from agent.targets import corrected_td_steps
+    from agent.algorithm.schedules import corrected_td_steps
 
     total = 10_000  # 0.3 x total = 3,000 env steps per step of shortening
     ages = jnp.array([0, 2_999, 3_000, 6_000, 11_999, 12_000, 50_000])

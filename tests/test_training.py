@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -15,42 +14,19 @@ import numpy as np
 import pytest
 
 import envs
-from agent.checkpoint import Checkpoints
+from agent.algorithm.iteration import Agent
+from agent.algorithm.learner import reanalyze_policy_targets
+from agent.algorithm.replay import sample_windows
+from agent.algorithm.targets import n_step_targets
 from agent.config import (
     ConfigError,
-    EvalConfig,
-    LossConfig,
-    ReplayConfig,
-    TrainConfig,
     validate,
     with_algorithm,
 )
-from agent.loop import Agent
-from agent.records import read_metrics
-from agent.run import NonFiniteLossError, train
-from networks.muzero import NetworkConfig
-from search.planner import PlannerConfig
-
-ROOT = Path(__file__).resolve().parents[1]
-
-TINY = TrainConfig(
-    total_env_steps=64, num_envs=2, act_steps_per_iteration=2,
-    network=NetworkConfig(hidden=8, latent=8, layers=1, value_support=5, reward_support=2),
-    planner=PlannerConfig(num_simulations=2),
-    loss=LossConfig(unroll_steps=2, td_steps=2),
-    replay=ReplayConfig(capacity_per_env=32, batch_size=4, min_size_per_env=8, replay_ratio=1.0,
-                        replay_ratio_start=1.0),
-    eval=EvalConfig(episodes=2, every_env_steps=1_000, num_simulations=2),
-    checkpoint_every_env_steps=16, log_every_iterations=1, eval_on_gymnasium=False,
-)
-TINY_ARGS = ["--total-env-steps", "4000", "--num-envs", "2", "--act-steps-per-iteration", "2",
-             "--network.hidden", "8", "--network.latent", "8", "--network.layers", "1",
-             "--network.value-support", "5", "--network.reward-support", "2", "--planner.num-simulations", "2",
-             "--loss.unroll-steps", "2", "--loss.td-steps", "2", "--replay.capacity-per-env", "32",
-             "--replay.batch-size", "4", "--replay.min-size-per-env", "8", "--eval.episodes", "2",
-             "--eval.num-simulations", "2", "--eval.every-env-steps", "100000",
-             "--checkpoint-every-env-steps", "100000", "--log-every-iterations", "1", "--no-eval-on-gymnasium"]
-
+from agent.host.checkpoint import Checkpoints
+from agent.host.records import read_metrics
+from agent.host.run import NonFiniteLossError, train
+from tests.conftest import ROOT, TINY, TINY_ARGS
 
 EFFICIENTZERO = with_algorithm(TINY, "efficientzero")  # every addition on, the value prefix included
 
@@ -157,10 +133,6 @@ def test_reanalyzed_policy_targets_follow_the_parameters():
     state = agent.init()
     for _ in range(5):
         state, _ = agent.iteration(state)
-    from agent.learner import reanalyze_policy_targets
-    from agent.replay import sample_windows
-    from agent.targets import n_step_targets
-
     k, n = TINY.loss.unroll_steps, TINY.loss.td_steps
     windows, _ = sample_windows(state.replay, jax.random.PRNGKey(0), 4, k + n + 1)
     targets = jax.vmap(lambda w: n_step_targets(w, jnp.zeros((k + n + 1,)), k, n, 0.997))(windows)

@@ -6,7 +6,11 @@ import numpy as np
 from flax import nnx
 
 import search
-from networks.muzero import MuZeroMLP, NetworkConfig
+from agent.algorithm.losses import unroll_loss
+from agent.algorithm.spec import LearnerSpec
+from agent.algorithm.targets import Targets
+from agent.config import LossConfig, TrainConfig
+from networks import MuZeroMLP, NetworkConfig, resets_value_prefix
 from networks.support import logits_to_scalar
 
 HORIZON = 2
@@ -37,7 +41,7 @@ def expected_edge_reward(net, observation, path: list[int]) -> float:
         prefix = float(logits_to_scalar(logits)[0])
         reward = prefix - before
         before = prefix
-        if depth % HORIZON == 0:
+        if resets_value_prefix(depth, HORIZON):
             state, before = net.initial_lstm_state(1), 0.0
     return reward
 
@@ -80,7 +84,7 @@ def _prefix_after(net, observation, path):
     for depth, action in enumerate(path, start=1):
         latent, state, logits = net.dynamics_prefix(latent, state, jnp.array([action]))
         prefix = logits_to_scalar(logits)[0]
-        if depth % HORIZON == 0:
+        if resets_value_prefix(depth, HORIZON):
             state = net.initial_lstm_state(1)
     return prefix
 
@@ -89,10 +93,6 @@ def test_the_loss_trains_the_prefix_on_sums_of_rewards():
     """With rewards 1, 2, 4 after the root, the prefix targets are 1, 3 and (after the reset at
     depth 2) 4: a few gradient steps on that batch bring the predictions there."""
     import optax
-
-    from agent.config import LossConfig
-    from agent.learner import unroll_loss
-    from agent.targets import Targets
 
     net = MuZeroMLP(3, 3, 2, CONFIG, rngs=nnx.Rngs(0))
     graphdef, params = nnx.split(net)
@@ -103,14 +103,16 @@ def test_the_loss_trains_the_prefix_on_sums_of_rewards():
     targets = Targets(value=jnp.zeros((batch, k + 1)), reward=jnp.array([[0.0, 1.0, 2.0, 4.0]] * batch),
                       policy=jnp.full((batch, k + 1, 3), 1 / 3), features=jnp.zeros((batch, k + 1, 2)),
                       value_mask=ones, reward_mask=ones, policy_mask=ones)
-    config = LossConfig(unroll_steps=k, td_steps=1, value_weight=0.0, policy_weight=0.0, feature_weight=0.0)
+    spec = LearnerSpec.from_config(TrainConfig(
+        loss=LossConfig(unroll_steps=k, td_steps=1, value_weight=0.0, policy_weight=0.0, feature_weight=0.0),
+        network=CONFIG))
     tx = optax.adam(1e-2)
     opt = tx.init(params)
 
     @jax.jit
     def step(params, opt):
         grads, _ = jax.grad(unroll_loss, argnums=1, has_aux=True)(
-            graphdef, params, observation, actions, targets, jnp.ones((batch,)), config, 3, 3)
+            graphdef, params, observation, actions, targets, jnp.ones((batch,)), spec)
         updates, opt = tx.update(grads, opt)
         return optax.apply_updates(params, updates), opt
 
@@ -122,6 +124,6 @@ def test_the_loss_trains_the_prefix_on_sums_of_rewards():
     for depth in range(1, k + 1):
         latent, state, logits = trained.dynamics_prefix(latent, state, actions[:, depth - 1])
         predicted.append(float(logits_to_scalar(logits)[0]))
-        if depth % HORIZON == 0:
+        if resets_value_prefix(depth, HORIZON):
             state = trained.initial_lstm_state(batch)
     np.testing.assert_allclose(predicted, [1.0, 3.0, 4.0], atol=0.15)

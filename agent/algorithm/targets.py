@@ -25,7 +25,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from agent.replay import Transition
+from agent.algorithm.replay import Transition
 
 
 class Targets(NamedTuple):
@@ -55,22 +55,6 @@ def alive_and_valid(window: Transition) -> tuple[jax.Array, jax.Array]:
     truncated_before = jnp.concatenate([jnp.zeros((1,)), jnp.cumsum(window.truncated[:-1].astype(jnp.float32))])
     valid = (truncated_before == 0).astype(jnp.float32)
     return alive, valid
-
-
-def corrected_td_steps(age_env_steps: jax.Array, td_steps: int, total_env_steps: int,
-                       fraction: float = 0.3) -> jax.Array:
-    """EfficientZero's off-policy correction: shorter TD horizons for older data.
-
-        n(age) = clip(td_steps - floor(age / (fraction * total_env_steps)), 1, td_steps)
-
-    age_env_steps: [...] how many env steps ago the sample was collected.
-    With td_steps = 5 and fraction 0.3 this is EfficientZero's
-    clip(5 - age / (0.3 x training steps), 1, 5): fresh data uses all 5 steps,
-    data older than 1.2 x 0.3 x the run's length bootstraps after 1 step, where
-    the (recent) target network knows more than the old policy's rewards.
-    """
-    shrink = jnp.floor(age_env_steps / (fraction * total_env_steps)).astype(jnp.int32)
-    return jnp.clip(td_steps - shrink, 1, td_steps)
 
 
 def n_step_targets(window: Transition, bootstrap_value: jax.Array, unroll_steps: int, td_steps: int,

@@ -1,4 +1,5 @@
-"""Checkpoints of the whole TrainState (params, optimiser, replay, envs, keys) with orbax.
+"""Checkpoints of the whole TrainState (params, optimiser, replay, envs, keys) with orbax,
+and `load_run`: a saved run's agent and latest parameters.
 
 Layout: RUN/checkpoints/<env_steps>/ (orbax) and RUN/checkpoints/<env_steps>.json
 (host-side counters: wall seconds so far, the next evaluation step).
@@ -11,6 +12,9 @@ from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+
+from agent.algorithm.iteration import Agent
+from agent.config import load_config
 
 
 class Checkpoints:
@@ -43,3 +47,13 @@ class Checkpoints:
 
     def close(self) -> None:
         self.manager.close()
+
+
+def load_run(run_dir: str | Path) -> tuple[Agent, Any]:
+    """(agent, params) of a saved run's latest checkpoint."""
+    config = load_config(run_dir)
+    agent = Agent(config)
+    checkpoints = Checkpoints(run_dir)
+    state, _ = checkpoints.restore(agent.init())
+    checkpoints.close()
+    return agent, state.learner.params

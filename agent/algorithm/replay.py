@@ -10,7 +10,7 @@ Row i of stream e holds the transition taken from observation i:
 
     observation [O], action [], reward [] (of that action), terminated [],
     truncated [] (the action ended the episode), policy [A] (search weights),
-    search_value [], features [F], action_mask [A]
+    features [F], action_mask [A]
 
 After an episode ends, the next row of the stream is the reset observation of
 the next episode.
@@ -33,7 +33,6 @@ class Transition(NamedTuple):
     terminated: jax.Array
     truncated: jax.Array
     policy: jax.Array
-    search_value: jax.Array
     features: jax.Array
     action_mask: jax.Array | None = None  # [E, A] legal actions (for reanalyze's searches)
 
@@ -79,6 +78,18 @@ def size(replay: Replay) -> jax.Array:
     return jnp.minimum(replay.inserted, replay.capacity)
 
 
+def chronological_index(replay: Replay, rows: jax.Array) -> jax.Array:
+    """Ring rows [...] -> when each was last written, counted in rows written since the start."""
+    return replay.inserted - 1 - jnp.mod(replay.inserted - 1 - rows, replay.capacity)
+
+
+def gather_windows(replay: Replay, start: jax.Array, stream: jax.Array, length: int) -> Transition:
+    """Windows of `length` consecutive rows from start rows [batch] (ring or chronological
+    index) of the streams [batch]: a Transition of [batch, length, ...] fields."""
+    rows = (start[:, None] + jnp.arange(length)[None, :]) % replay.capacity  # [batch, length]
+    return jax.tree.map(lambda buf: buf[rows, stream[:, None]], replay.data)
+
+
 def sample_windows(replay: Replay, key: jax.Array, batch: int, length: int) -> tuple[Transition, jax.Array]:
     """Samples `batch` windows of `length` consecutive rows, uniformly over start rows
     whose whole window is written.
@@ -92,16 +103,14 @@ def sample_windows(replay: Replay, key: jax.Array, batch: int, length: int) -> t
     num_starts = jnp.maximum(held - length + 1, 1)
     start = oldest + jax.random.randint(start_key, (batch,), 0, num_starts)  # chronological index
     stream = jax.random.randint(stream_key, (batch,), 0, replay.num_envs)
-    rows = (start[:, None] + jnp.arange(length)[None, :]) % replay.capacity  # [batch, length]
-    windows = jax.tree.map(lambda buf: buf[rows, stream[:, None]], replay.data)
+    windows = gather_windows(replay, start, stream, length)
     age = replay.inserted - 1 - start
     return windows, age
 
 
 def valid_starts(replay: Replay, length: int) -> jax.Array:
     """[C] bool: ring rows that can start a fully written window of `length` rows."""
-    rows = jnp.arange(replay.capacity)
-    chronological = replay.inserted - 1 - jnp.mod(replay.inserted - 1 - rows, replay.capacity)
+    chronological = chronological_index(replay, jnp.arange(replay.capacity))
     held = chronological >= replay.inserted - size(replay)
     return held & (chronological <= replay.inserted - length)
 
@@ -129,10 +138,8 @@ def sample_prioritized(replay: Replay, key: jax.Array, batch: int, length: int, 
     index = jnp.clip(jnp.searchsorted(cdf, u, side="right"), 0, flat.shape[0] - 1)
     index = jnp.where(flat[index] > 0, index, jnp.argmax(flat))  # float edge cases: never a zero-probability row
     row, stream = index // replay.num_envs, index % replay.num_envs
-    rows = (row[:, None] + jnp.arange(length)[None, :]) % replay.capacity
-    windows = jax.tree.map(lambda buf: buf[rows, stream[:, None]], replay.data)
-    chronological = replay.inserted - 1 - jnp.mod(replay.inserted - 1 - row, replay.capacity)
-    age = replay.inserted - 1 - chronological
+    windows = gather_windows(replay, row, stream, length)
+    age = replay.inserted - 1 - chronological_index(replay, row)
     count = jnp.sum(valid_starts(replay, length)) * replay.num_envs
     weights = (count * flat[index]) ** (-beta)
     return windows, age, weights / jnp.max(weights), index

@@ -17,12 +17,14 @@ import numpy as np
 from flax import nnx, struct
 
 import envs
-from agent import replay as replay_lib
+from agent.algorithm import replay as replay_lib
+from agent.algorithm import schedules
+from agent.algorithm.learner import LearnerState, make_optimizer, update
+from agent.algorithm.rollout import greedy_planner, rollout
+from agent.algorithm.spec import LearnerSpec
 from agent.config import TrainConfig
-from agent.evaluate import greedy_planner, rollout_returns
-from agent.learner import LearnerState, make_optimizer, update
 from agent.objectives import make_objective
-from networks.muzero import make_network
+from networks.build import make_network
 from search.models import LearnedModel
 from search.objective import Objective
 from search.planner import plan
@@ -65,6 +67,7 @@ class Agent:
         self.model = LearnedModel(self.graphdef, env.observation_shape, env.num_actions)
         self.objective = objective or make_objective(config.env, config.value, config.discount, config.value_blend)
         self.tx = make_optimizer(config.optim)
+        self.spec = LearnerSpec.from_config(config)
         self.iteration = jax.jit(self._iteration, donate_argnums=0)
         self.evaluate = jax.jit(self._evaluate, static_argnames=("episodes", "num_simulations"))
 
@@ -81,7 +84,6 @@ class Agent:
             action=jnp.zeros((config.num_envs,), jnp.int32),
             reward=timestep.reward, terminated=timestep.terminated, truncated=timestep.truncated,
             policy=jnp.zeros((config.num_envs, env.num_actions)),
-            search_value=jnp.zeros((config.num_envs,)),
             features=jax.vmap(env.features)(env_state), action_mask=timestep.action_mask)
         zero = jnp.zeros((), jnp.int32)
         state = TrainState(learner=learner, env_state=env_state, timestep=timestep,
@@ -104,7 +106,7 @@ class Agent:
         transition = replay_lib.Transition(
             observation=ts.observation, action=out.action, reward=next_ts.reward,
             terminated=next_ts.terminated, truncated=next_ts.truncated, policy=out.action_weights,
-            search_value=out.root_value, features=jax.vmap(env.features)(state.env_state),
+            features=jax.vmap(env.features)(state.env_state),
             action_mask=ts.action_mask)
         replay = replay_lib.add(state.replay, transition)
         done = next_ts.done
@@ -128,12 +130,6 @@ class Agent:
         return plan(target_params, key, observation, model=self.model, objective=self.objective,
                     config=self.config.planner, action_mask=action_mask).action_weights
 
-    def replay_ratio(self, env_steps: jax.Array) -> jax.Array:
-        """Updates per env step: linear from replay_ratio_start to replay_ratio."""
-        r = self.config.replay
-        frac = jnp.clip(env_steps / max(r.replay_ratio_decay_steps, 1), 0.0, 1.0)
-        return r.replay_ratio_start + frac * (r.replay_ratio - r.replay_ratio_start)
-
     # --- one iteration -------------------------------------------------------------
     def _iteration(self, state: TrainState) -> tuple[TrainState, dict]:
         config = self.config
@@ -144,19 +140,15 @@ class Agent:
 
         ready = replay_lib.size(state.replay) >= config.replay.min_size_per_env
         owed = state.owed_updates + jnp.where(
-            ready, self.replay_ratio(state.env_steps) * config.env_steps_per_iteration, 0.0)
+            ready, schedules.replay_ratio(state.env_steps, config.replay) * config.env_steps_per_iteration, 0.0)
         num_updates = jnp.floor(owed).astype(jnp.int32)
 
-        per = config.replay if config.replay.prioritized else None
+        reanalyze = self._reanalyze_policy if config.loss.reanalyze_fraction > 0 else None
 
         def learn(i, carry):
             learner, replay, sums = carry
-            learner, replay, metrics = update(
-                self.graphdef, self.tx, learner, replay, jax.random.fold_in(learn_key, i),
-                config=config.loss, batch_size=config.replay.batch_size, discount=config.discount,
-                value_support=config.network.value_support, reward_support=config.network.reward_support,
-                total_env_steps=config.total_env_steps, env_steps=state.env_steps, prioritized=per,
-                reanalyze=self._reanalyze_policy if config.loss.reanalyze_fraction > 0 else None)
+            learner, replay, metrics = update(self.graphdef, self.tx, self.spec, learner, replay,
+                                              jax.random.fold_in(learn_key, i), state.env_steps, reanalyze)
             return learner, replay, jax.tree.map(jnp.add, sums, metrics)
 
         zeros = {name: jnp.zeros(()) for name in
@@ -176,8 +168,8 @@ class Agent:
     # --- evaluation ----------------------------------------------------------------
     def _evaluate(self, params, key: jax.Array, *, episodes: int, num_simulations: int) -> jax.Array:
         """[episodes] returns of a greedy search (no Gumbel noise) on fresh envs."""
-        return rollout_returns(self.env, self.model, params, self.objective, greedy_planner(num_simulations),
-                               key, episodes)
+        return rollout(self.env, self.model, params, self.objective, greedy_planner(num_simulations), key,
+                       episodes)[0]
 
 
 def to_host(metrics: dict) -> dict:

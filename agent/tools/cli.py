@@ -1,4 +1,4 @@
-"""The shared entry point of the `python -m agent.<tool>` commands."""
+"""The shared entry point of the `python -m agent.tools.<tool>` commands."""
 from __future__ import annotations
 
 import sys

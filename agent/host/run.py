@@ -12,7 +12,6 @@ keeps the last good checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import signal
 import time
@@ -29,10 +28,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from agent.checkpoint import Checkpoints
-from agent.config import TrainConfig, validate
-from agent.loop import Agent, to_host
-from agent.records import Recorder, plot_learning_curve, write_config
+from agent.algorithm.iteration import Agent, to_host
+from agent.config import TrainConfig, load_config, save_config, validate
+from agent.host.checkpoint import Checkpoints
+from agent.host.gym_eval import GYMNASIUM_IDS, evaluate_on_gymnasium
+from agent.host.records import Recorder, plot_learning_curve
 
 
 class NonFiniteLossError(RuntimeError):
@@ -54,19 +54,6 @@ class RunResult:
 
 def default_run_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{config.env}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def load_config(run_dir: Path) -> TrainConfig:
-    """Rebuilds the TrainConfig saved in run_dir/config.json."""
-    from agent import config as config_lib
-    from networks.muzero import NetworkConfig
-    from search.planner import PlannerConfig
-
-    raw = json.loads((Path(run_dir) / "config.json").read_text())
-    nested = {"network": NetworkConfig, "planner": PlannerConfig, "optim": config_lib.OptimConfig,
-              "loss": config_lib.LossConfig, "replay": config_lib.ReplayConfig, "eval": config_lib.EvalConfig}
-    kwargs = {k: (nested[k](**v) if k in nested else v) for k, v in raw.items()}
-    return TrainConfig(**kwargs)
 
 
 class _StopFlag:
@@ -115,7 +102,7 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
                                   f"or choose another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
         config = dataclasses.replace(config, out=str(run_dir))
-        write_config(run_dir, config)
+        save_config(run_dir, config)
 
     agent = Agent(config)
     checkpoints = Checkpoints(run_dir)
@@ -204,8 +191,6 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
         done = env_steps >= config.total_env_steps or stopped == "target"
         if done and checkpoints.latest_step() != env_steps:
             checkpoints.save(env_steps, state, host_counters())
-    from agent.gym_eval import GYMNASIUM_IDS, evaluate_on_gymnasium
-
     if done and config.eval_on_gymnasium and agent.env.name in GYMNASIUM_IDS:
         gym_returns = evaluate_on_gymnasium(agent, state.learner.params, episodes=config.eval.episodes,
                                             num_simulations=config.eval.num_simulations, seed=config.seed)

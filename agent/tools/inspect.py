@@ -1,7 +1,7 @@
 """Inspect what a trained agent optimises.
 
-    python -m agent.inspect RUN                      # compares the learned value with the env's hand value
-    python -m agent.inspect RUN --hand-value upright --episodes 8
+    python -m agent.tools.inspect RUN                      # the learned value vs the env's hand value
+    python -m agent.tools.inspect RUN --hand-value upright --episodes 8
 
 Writes RUN/inspect/: report.json and report.md (the objectives, learned vs hand
 value correlation, how often the two objectives choose the same action on the
@@ -20,9 +20,10 @@ import numpy as np
 import tyro
 
 import envs
-from agent.evaluate import greedy_planner, load_run
+from agent.algorithm.rollout import greedy_planner, search_step, trajectory
+from agent.host.checkpoint import load_run
 from agent.objectives import make_objective
-from search.planner import plan
+from agent.tools.cli import run
 from search.render import write_tree
 
 
@@ -32,47 +33,35 @@ def collect_trajectories(agent, params, hand_objective, *, episodes: int, max_st
 
     Returns numpy arrays [T, episodes(, F)]: alive, true features, decoded features,
     learned value (value head), hand value of the true and of the decoded features,
-    the actions of both objectives, and the first search output (for the tree).
+    the actions of both objectives, and the first search's tree.
     """
     env, model = agent.env, agent.model
     planner = greedy_planner(num_simulations)
     hand_fn = hand_objective.value.fn if hasattr(hand_objective.value, "fn") else None
 
-    def step(carry, key):
-        env_state, ts = carry
-        k1, k2 = jax.random.split(key)
-        own = plan(params, k1, ts.observation, model=model, objective=agent.objective, config=planner,
-                   action_mask=ts.action_mask)
-        other = plan(params, k2, ts.observation, model=model, objective=hand_objective, config=planner,
-                     action_mask=ts.action_mask)
+    def record(env_state, ts, own, key):
+        other = search_step(model, params, hand_objective, planner, env_state, ts, key)
         root = model.root(params, ts.observation)
         decoded = model.features(params, root.embedding)
         true = jax.vmap(env.features)(env_state)
-        record = {
+        no_hand = jnp.zeros(true.shape[:1])
+        return {
             "alive": ~ts.done,
             "true_features": true,
             "decoded_features": decoded,
             "learned_value": root.learned_value,
-            "hand_value_true": jax.vmap(hand_fn)(true) if hand_fn else jnp.zeros(true.shape[:1]),
-            "hand_value_decoded": jax.vmap(hand_fn)(decoded) if hand_fn else jnp.zeros(true.shape[:1]),
+            "hand_value_true": jax.vmap(hand_fn)(true) if hand_fn else no_hand,
+            "hand_value_decoded": jax.vmap(hand_fn)(decoded) if hand_fn else no_hand,
             "own_action": own.action,
             "hand_action": other.action,
+            "tree": own.tree.replace(embeddings=None),  # the drawing needs no latents
         }
-        env_state, ts = jax.vmap(env.step)(env_state, own.action)
-        return (env_state, ts), record
 
-    @jax.jit
-    def run(params_, key):
-        reset_key, run_key = jax.random.split(key)
-        carry = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
-        first_tree = plan(params_, run_key, carry[1].observation, model=model, objective=agent.objective,
-                          config=planner).tree
-        _, records = jax.lax.scan(step, carry, jax.random.split(run_key, max_steps))
-        return records, first_tree
-
-    records, tree = run(params, jax.random.PRNGKey(seed))
-    out = {k: np.asarray(v) for k, v in records.items()}
-    out["tree"] = tree
+    run = jax.jit(lambda p, k: trajectory(env, model, p, agent.objective, planner, k, episodes, max_steps,
+                                          record)[0])
+    records = run(params, jax.random.PRNGKey(seed))
+    out = {k: np.asarray(v) for k, v in records.items() if k != "tree"}
+    out["tree"] = jax.tree.map(lambda x: x[0], records["tree"])  # the first step's search
     return out
 
 
@@ -186,6 +175,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    from agent.cli import run
-
     run(Args, main)

@@ -1,8 +1,7 @@
-"""What a run writes besides checkpoints: config.json, metrics.jsonl, TensorBoard
+"""What a run writes besides checkpoints and config.json: metrics.jsonl, TensorBoard
 events and the learning-curve PNG."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from pathlib import Path
@@ -10,12 +9,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from tensorboardX import SummaryWriter  # noqa: E402
-
-
-def write_config(run_dir: Path, config) -> None:
-    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+import matplotlib.pyplot as plt
+from tensorboardX import SummaryWriter
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

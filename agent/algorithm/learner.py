@@ -1,0 +1,148 @@
+"""One learner update: sample windows, build targets, take an optax step.
+
+    learner, replay, metrics = update(graphdef, tx, spec, learner, replay, key, env_steps)
+
+`spec` (agent.algorithm.spec.LearnerSpec) carries every setting; the losses are in
+agent.algorithm.losses, the targets in agent.algorithm.targets, the schedules in
+agent.algorithm.schedules.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from agent.algorithm import schedules
+from agent.algorithm.augment import augment
+from agent.algorithm.losses import unroll_loss
+from agent.algorithm.replay import (
+    Replay,
+    Transition,
+    sample_prioritized,
+    sample_windows,
+    update_priorities,
+)
+from agent.algorithm.spec import LearnerSpec
+from agent.algorithm.targets import Targets, n_step_targets
+from agent.config import OptimConfig
+from networks.support import logits_to_scalar
+
+
+class LearnerState(NamedTuple):
+    params: Any
+    target_params: Any
+    opt_state: Any
+    updates: jax.Array  # [] int32
+
+
+def make_optimizer(config: OptimConfig) -> optax.GradientTransformation:
+    """AdamW with linear warm-up then cosine decay, after clipping by global norm."""
+    schedule = optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=config.learning_rate, warmup_steps=config.warmup_updates,
+        decay_steps=config.warmup_updates + config.decay_updates,
+        end_value=config.learning_rate * config.final_learning_rate_fraction)
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
+                       optax.adamw(schedule, weight_decay=config.weight_decay))
+
+
+def target_values(graphdef, target_params, observations: jax.Array, lead_dims: int = 2) -> jax.Array:
+    """[*lead, *obs_shape] observations (`lead_dims` leading axes) -> [*lead] the target
+    network's value (no search)."""
+    net = nnx.merge(graphdef, target_params)
+    lead = observations.shape[:lead_dims]
+    flat = observations.reshape(-1, *observations.shape[lead_dims:])
+    _, value_logits = net.predict(net.represent(flat))
+    return logits_to_scalar(value_logits).reshape(lead)
+
+
+def reanalyze_policy_targets(reanalyze, target_params, key: jax.Array, windows: Transition, targets: Targets,
+                             count: int, unroll_steps: int) -> Targets:
+    """Replaces the policy targets of the first `count` windows, rows 0..K, by fresh searches.
+
+    reanalyze: fn(target_params, key, observations [N, *obs], mask [N, A] or None) -> [N, A].
+    The windows are sampled at random, so the first `count` are a random subset.
+    """
+    if count <= 0:
+        return targets
+    rows = unroll_steps + 1
+    obs = windows.observation[:count, :rows]
+    flat_obs = obs.reshape(count * rows, *obs.shape[2:])
+    mask = None if windows.action_mask is None else windows.action_mask[:count, :rows].reshape(count * rows, -1)
+    fresh = reanalyze(target_params, key, flat_obs, mask).reshape(count, rows, -1)
+    return targets._replace(policy=targets.policy.at[:count].set(fresh))
+
+
+def sample(spec: LearnerSpec, replay: Replay, key: jax.Array, env_steps: jax.Array | int):
+    """Windows [B, K+n+1, ...], their age in rows [B], importance weights [B] and (PER only)
+    the flat indices of their starts, uniformly or by priority."""
+    if not spec.prioritized:
+        windows, age = sample_windows(replay, key, spec.batch_size, spec.window)
+        return windows, age, jnp.ones((spec.batch_size,)), None
+    beta = schedules.priority_beta(env_steps, spec.total_env_steps, spec.priority_beta_start)
+    windows, age, weights, index = sample_prioritized(replay, key, spec.batch_size, spec.window,
+                                                      spec.priority_alpha, beta)
+    return windows, age, weights, index
+
+
+def make_targets(graphdef, spec: LearnerSpec, target_params, windows: Transition, age: jax.Array,
+                 num_envs: int) -> Targets:
+    """n-step targets [B, K+1, ...] bootstrapped on the target network's values."""
+    k_steps, n, batch = spec.unroll_steps, spec.td_steps, spec.batch_size
+    if spec.off_policy_correction:
+        # Rows are steps of every env at once: a row's age in env steps is age x num_envs.
+        horizon = schedules.corrected_td_steps(age * num_envs, n, spec.total_env_steps)
+        first_bootstrap = 1
+    else:
+        horizon = jnp.full((batch,), n, jnp.int32)
+        first_bootstrap = n
+    bootstrap = jnp.zeros(windows.reward.shape)
+    bootstrap = bootstrap.at[:, first_bootstrap:].set(
+        target_values(graphdef, target_params, windows.observation[:, first_bootstrap:]))
+    return jax.vmap(lambda w, b, h: n_step_targets(w, b, k_steps, n, spec.discount, h))(windows, bootstrap, horizon)
+
+
+def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state: LearnerState, replay: Replay,
+           key: jax.Array, env_steps: jax.Array | int = 0, reanalyze=None) -> tuple[LearnerState, Replay, dict]:
+    """One learner step: sample windows, build targets, take a gradient step.
+
+    With PER (spec.prioritized), windows are drawn by priority, the loss is weighted by
+    importance weights, and the sampled starts get new priorities |predicted value -
+    target value| + eps. With `reanalyze` (see reanalyze_policy_targets) and
+    spec.reanalyze_count > 0, that many windows get fresh policy targets from searches
+    with the target parameters (EfficientZero).
+    Returns (learner state, replay with updated priorities, metrics).
+    """
+    k_steps = spec.unroll_steps
+    windows, age, weights, index = sample(spec, replay, key, env_steps)
+    targets = make_targets(graphdef, spec, state.target_params, windows, age, replay.num_envs)
+    if reanalyze is not None:
+        key, reanalyze_key = jax.random.split(key)
+        targets = reanalyze_policy_targets(reanalyze, state.target_params, reanalyze_key, windows, targets,
+                                           spec.reanalyze_count, k_steps)
+    # Where the targets meet the losses: every target has the batch and unroll axes.
+    chex.assert_shape([targets.value, targets.reward, targets.value_mask, targets.reward_mask,
+                       targets.policy_mask], (spec.batch_size, k_steps + 1))
+    chex.assert_shape(targets.policy, (spec.batch_size, k_steps + 1, None))
+    # The observations the loss reads: row 0 (representation) and rows 1..K (consistency targets).
+    observations = windows.observation[:, :k_steps + 1]
+    if spec.augmentation:
+        key, augment_key = jax.random.split(key)
+        flat = observations.reshape(-1, *observations.shape[2:])
+        observations = augment(augment_key, flat).reshape(observations.shape)
+    grad_fn = jax.grad(unroll_loss, argnums=1, has_aux=True)
+    grads, (metrics, predicted_value) = grad_fn(
+        graphdef, state.params, observations[:, 0], windows.action[:, :k_steps], targets, weights, spec,
+        observations[:, 1:])
+    if spec.prioritized:
+        replay = update_priorities(replay, index, jnp.abs(predicted_value - targets.value[:, 0]) + spec.priority_eps)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    count = state.updates + 1
+    refresh = count % spec.target_update_interval == 0
+    target_params = jax.tree.map(lambda new, old: jnp.where(refresh, new, old), params, state.target_params)
+    metrics["grad_norm"] = optax.tree.norm(grads)
+    return LearnerState(params, target_params, opt_state, count), replay, metrics

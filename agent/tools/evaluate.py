@@ -1,0 +1,70 @@
+"""Evaluate a saved run under any objective, on its learned model or the true simulator.
+
+    python -m agent.tools.evaluate RUN                          # the learned value, as trained
+    python -m agent.tools.evaluate RUN --value upright          # a hand value on the learned model
+    python -m agent.tools.evaluate RUN --value upright --model simulator   # ... on the true dynamics
+
+Prints the mean and std of the return over `--episodes` greedy-search episodes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import jax
+import numpy as np
+import tyro
+
+from agent.algorithm.rollout import greedy_planner, rollout
+from agent.host.checkpoint import load_run
+from agent.objectives import make_objective
+from agent.tools.cli import run
+from search.models import SimulatorModel
+
+
+def evaluate_run(run_dir: str | Path, *, value: str = "learned", model: str = "learned", episodes: int = 20,
+                 num_simulations: int | None = None, blend: float = 1.0, seed: int = 0) -> np.ndarray:
+    """[episodes] returns of a saved run's agent under the named objective and model."""
+    agent, params = load_run(run_dir)
+    objective = make_objective(agent.env.name, value, agent.config.discount, blend)
+    if model == "simulator":
+        world = SimulatorModel(agent.env)
+    elif model == "learned":
+        world = agent.model
+    else:
+        raise ValueError(f"--model must be 'learned' or 'simulator', got {model!r}")
+    planner = greedy_planner(num_simulations or agent.config.eval.num_simulations)
+    fn = jax.jit(lambda p, k: rollout(agent.env, world, p, objective, planner, k, episodes)[0])
+    return np.asarray(fn(params, jax.random.PRNGKey(seed)))
+
+
+@dataclass(frozen=True)
+class Args:
+    """Evaluate a saved run under a chosen objective."""
+
+    run: tyro.conf.Positional[str]
+    """Run folder written by train.py."""
+    value: str = "learned"
+    """'learned', 'zero', or a hand value of the env (cartpole: upright; chain: toward_goal, toward_wall)."""
+    model: Literal["learned", "simulator"] = "learned"
+    """Plan through the learned world model or the env's true simulator."""
+    blend: float = 1.0
+    """Weight of --value against the learned value: (1 - blend) x learned + blend x value."""
+    episodes: int = 20
+    """Episodes (run in parallel)."""
+    num_simulations: int | None = None
+    """Simulations per search (default: the run's eval setting)."""
+    seed: int = 0
+    """Seed of the evaluation episodes."""
+
+
+def main(args: Args) -> None:
+    returns = evaluate_run(args.run, value=args.value, model=args.model, episodes=args.episodes,
+                           num_simulations=args.num_simulations, blend=args.blend, seed=args.seed)
+    print(f"{args.run}: value={args.value} model={args.model}: return {returns.mean():.1f} ± {returns.std():.1f} "
+          f"over {args.episodes} episodes")
+
+
+if __name__ == "__main__":
+    run(Args, main)

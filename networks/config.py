@@ -1,0 +1,32 @@
+"""`NetworkConfig`: the sizes of every network, vector or pixel."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Sizes of the MuZero networks (MLPs for vectors, the ResNet for images)."""
+
+    hidden: int = 64
+    """Width of every hidden layer."""
+    latent: int = 64
+    """Size H of the latent state the search plans in."""
+    layers: int = 2
+    """Hidden layers in each of the representation, dynamics and prediction MLPs."""
+    value_support: int = 20
+    """Value is a categorical over the integers -S..S in h-space (covers returns up to ~460)."""
+    reward_support: int = 5
+    """Reward is a categorical over -R..R in h-space (covers rewards up to ~35)."""
+    projection: int = 64
+    """Output size of the SimSiam projection used by the consistency loss."""
+    value_prefix_horizon: int = 0
+    """EfficientZero's value prefix: an LSTM over the unrolled latents predicts the sum of rewards
+    since its last reset, reset every this many steps (EfficientZero uses 5); 0 keeps MuZero's
+    per-step reward head."""
+    lstm_hidden: int = 64
+    """Width of the value-prefix LSTM."""
+    channels: int = 32
+    """Pixel observations (networks.resnet): channels D of the spatial latent."""
+    blocks: int = 1
+    """Pixel observations: residual blocks in the representation and in the dynamics."""

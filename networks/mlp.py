@@ -1,0 +1,47 @@
+"""MuZero networks for vector observations [O]: MLPs, latent [B, H] (see networks.base)."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from networks.base import MuZeroNetwork
+from networks.config import NetworkConfig
+from networks.layers import MLP, min_max_normalize
+
+
+class MuZeroMLP(MuZeroNetwork):
+    """Representation, dynamics (+ optional value-prefix LSTM), prediction, feature decoder
+    and SimSiam heads for vector observations."""
+
+    def __init__(self, observation_dim: int, num_actions: int, num_features: int,
+                 config: NetworkConfig = NetworkConfig(), *, rngs: nnx.Rngs):
+        # The construction order fixes which random numbers each layer draws: keep it.
+        c = config
+        self.num_actions = num_actions
+        self.representation = MLP(observation_dim, c.hidden, c.latent, c.layers, rngs=rngs)
+        self.dynamics_trunk = MLP(c.latent + num_actions, c.hidden, c.latent, c.layers, rngs=rngs)
+        self.value_prefix_horizon = c.value_prefix_horizon
+        self.lstm_hidden = c.lstm_hidden
+        if c.value_prefix_horizon > 0:
+            self.prefix_lstm = nnx.OptimizedLSTMCell(c.latent, c.lstm_hidden, rngs=rngs)
+        reward_in = c.lstm_hidden if c.value_prefix_horizon > 0 else c.latent
+        self.reward_head = MLP(reward_in, c.hidden, 2 * c.reward_support + 1, 1, rngs=rngs, zero_output=True)
+        self.policy_head = MLP(c.latent, c.hidden, num_actions, c.layers, rngs=rngs, zero_output=True)
+        self.value_head = MLP(c.latent, c.hidden, 2 * c.value_support + 1, c.layers, rngs=rngs, zero_output=True)
+        self.decoder = MLP(c.latent, c.hidden, num_features, 1, rngs=rngs, zero_output=True)
+        # SimSiam heads for EfficientZero's temporal consistency loss.
+        self.projection = MLP(c.latent, c.hidden, c.projection, 1, rngs=rngs)
+        self.projection_predictor = MLP(c.projection, c.hidden, c.projection, 1, rngs=rngs)
+
+    def represent(self, observation: jax.Array) -> jax.Array:
+        """[B, O] -> [B, H] latent in [0, 1]."""
+        return min_max_normalize(self.representation(observation.reshape(observation.shape[0], -1)))
+
+    def _next_latent(self, latent: jax.Array, action: jax.Array) -> jax.Array:
+        """[B, H], [B] int -> [B, H]: the trunk reads the latent and the one-hot action."""
+        x = jnp.concatenate([latent, jax.nn.one_hot(action, self.num_actions, dtype=latent.dtype)], axis=-1)
+        return min_max_normalize(self.dynamics_trunk(x))
+
+    def _prefix_input(self, latent: jax.Array) -> jax.Array:
+        return latent
