@@ -17,21 +17,17 @@ Runs are kept under --runs-dir; finished runs are reused, stopped ones resumed.
 from __future__ import annotations
 
 import dataclasses
-import json
-import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import jax
 import numpy as np
 
 import envs
 from agent.config import ADDITIONS, EvalConfig, preset, with_additions
-from agent.records import read_metrics
+from agent.host.records import read_metrics
+from benchmarks.provenance import RESULTS, write_results
 from benchmarks.runs import train_or_reuse
-
-RESULTS = Path(__file__).parent / "results"
 
 
 @dataclass(frozen=True)
@@ -62,8 +58,6 @@ class Args:
     """Where NAME.{json,md,png} go (default: benchmarks/results/, or runs/ablation_quick/ with --quick)."""
     runs_dir: str = ""
     """Where the training runs are kept (default: runs/ablation[_quick]/)."""
-    machine: str = field(default_factory=lambda: f"{platform.machine()} CPU, {jax.device_count()} device(s)")
-    """A few words naming the machine, recorded in the JSON."""
 
     def resolved(self) -> Args:
         quick = dict(seeds=(0,), cartpole_env_steps=64, breakout_env_steps=64, eval_every=64,
@@ -149,14 +143,15 @@ def plot(report: dict, path: Path) -> None:
         ax.set_ylabel("eval return")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"EfficientZero ablation — {report['machine']}", fontsize=10)
+    fig.suptitle(f"EfficientZero ablation — {report['provenance']['machine']['cpu']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
 def table_md(report: dict) -> str:
-    lines = [f"Machine: {report['machine']}. Seeds {report['seeds']}; evaluation every {report['eval_every']} "
+    machine = report["provenance"]["machine"]
+    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores. Seeds {report['seeds']}; evaluation every {report['eval_every']} "
              f"env steps (greedy search).", ""]
     for env_name, env_report in report["envs"].items():
         lines += [f"### {env_name}: {env_report['env_steps']} env steps per run", "",
@@ -176,7 +171,7 @@ def main(args: Args) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     budgets = {"cartpole": args.cartpole_env_steps, "breakout-minatar": args.breakout_env_steps}
     started = time.perf_counter()
-    report = {"benchmark": "EfficientZero ablation", "machine": args.machine, "jax": jax.__version__,
+    report = {"benchmark": "EfficientZero ablation",
               "seeds": list(args.seeds), "eval_every": args.eval_every,
               "additions": ADDITIONS, "envs": {}}
     for env_name in args.envs:
@@ -199,14 +194,13 @@ def main(args: Args) -> dict:
                            "mean_eval_mean": float(np.mean([r["mean_eval"] for r in runs])),
                            "wall_s_mean": float(np.mean([r["wall_s"] for r in runs]))}
         report["envs"][env_name] = {"env_steps": budgets[env_name], "variants": table}
-    report["wall_s"] = round(time.perf_counter() - started, 1)
     report["settings"] = {"batch_size": args.batch_size, "replay_ratio": args.replay_ratio,
                           "variants": list(args.variants) or "all"}
-    (out_dir / f"{args.name}.json").write_text(json.dumps(report, indent=2))
+    report = write_results(out_dir / f"{args.name}.json", report, args, started)
     (out_dir / f"{args.name}.md").write_text(table_md(report))
     plot(report, out_dir / f"{args.name}.png")
     print(table_md(report))
-    print(f"wrote {out_dir}/{args.name}.{{json,md,png}} in {report['wall_s']:.0f} s")
+    print(f"wrote {out_dir}/{args.name}.{{json,md,png}} in {report['provenance']['wall_s']:.0f} s")
     return report
 
 

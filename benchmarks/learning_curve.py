@@ -5,29 +5,27 @@
 
 Writes benchmarks/results/cartpole_cpu.json (per seed: env steps and wall
 seconds, compile included, to the first 20-episode evaluation >= 195 and
->= 475, and the final evaluation) and cartpole_cpu.png (all seeds' curves).
+>= 475, and the final evaluation; the provenance) and cartpole_cpu.png (all seeds' curves).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import platform
 import statistics
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import jax
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import tyro  # noqa: E402
+import matplotlib.pyplot as plt
+import tyro
 
-from agent.config import preset  # noqa: E402
-from agent.records import read_metrics  # noqa: E402
-from agent.run import train  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
+from agent.config import preset
+from agent.host.records import read_metrics
+from agent.host.run import train
+from benchmarks.provenance import RESULTS, cpu_model, write_results
 
 
 @dataclass(frozen=True)
@@ -41,11 +39,11 @@ class Args:
     eval_every: int = 250
     """Evaluate (20 episodes, greedy search) every this many env steps."""
     name: str = "cartpole_cpu"
-    """Output file stem under benchmarks/results/."""
+    """Output file stem (NAME.json, NAME.png)."""
+    out_dir: str = str(RESULTS)
+    """Folder for the JSON and the plot."""
     runs_dir: str = "runs/learning_curve"
     """Where the runs are kept (their checkpoints feed benchmarks/objectives.py)."""
-    machine: str = field(default_factory=lambda: f"{platform.machine()} CPU, {jax.device_count()} device(s)")
-    """A few words naming the machine, recorded in the JSON."""
 
 
 def first_reaching(rows: list[dict], threshold: float) -> dict | None:
@@ -55,12 +53,17 @@ def first_reaching(rows: list[dict], threshold: float) -> dict | None:
     return None
 
 
-def run_seed(args: Args, seed: int, out_root: Path) -> dict:
+def run_config(args: Args, seed: int, out_root: Path):
+    """The default preset at this budget, evaluated every `eval_every` steps, never stopping early."""
     base = preset("cartpole")
-    config = dataclasses.replace(
+    return dataclasses.replace(
         base, seed=seed, total_env_steps=args.total_env_steps, out=str(out_root / f"seed{seed}"),
         eval=dataclasses.replace(base.eval, every_env_steps=args.eval_every, stop_at_return=None),
         eval_on_gymnasium=True)
+
+
+def run_seed(args: Args, seed: int, out_root: Path) -> dict:
+    config = run_config(args, seed, out_root)
     result = train(config)
     rows = read_metrics(Path(config.out))
     curve = [(r["env_steps"], r["wall_s"], r["eval_return_mean"], r["eval_return_std"])
@@ -111,22 +114,22 @@ def plot(per_seed: list[dict], path: Path, title: str) -> None:
 
 
 def main(args: Args) -> dict:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    out_dir = Path(args.out_dir)
     runs = Path(args.runs_dir)
     if runs.exists() and any(runs.iterdir()):
         raise FileExistsError(f"{runs} is not empty; remove it or pass --runs-dir")
     per_seed = [run_seed(args, seed, runs) for seed in args.seeds]
     report = {
         "benchmark": "CartPole-v1, default preset (python train.py)",
-        "machine": args.machine,
-        "jax": jax.__version__,
         "eval": "20 episodes, greedy Gumbel search, every %d env steps" % args.eval_every,
+        "train_config": dataclasses.asdict(run_config(args, args.seeds[0], runs)),
         "summary": {">=195": summarize(per_seed, "first_eval_at_least_195"),
                     ">=475": summarize(per_seed, "first_eval_at_least_475")},
         "seeds": per_seed,
     }
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2))
-    plot(per_seed, RESULTS / f"{args.name}.png", f"CartPole-v1, default preset — {args.machine}")
+    report = write_results(out_dir / f"{args.name}.json", report, args, started)
+    plot(per_seed, out_dir / f"{args.name}.png", f"CartPole-v1, default preset — {cpu_model()}")
     print(json.dumps(report["summary"], indent=2))
     return report
 

@@ -30,25 +30,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jax
 import numpy as np
 
 import envs
+from agent.algorithm.rollout import greedy_planner, rollout, trajectory
 from agent.config import preset
-from agent.evaluate import greedy_planner, load_run, rollout
+from agent.host.checkpoint import load_run
+from benchmarks.provenance import RESULTS, write_results
 from benchmarks.runs import train_or_reuse
 from envs.gridworlds import OUTCOMES, PROXY
 from envs.hand_values import grid_to_goal
 from search.models import SimulatorModel
 from search.objective import FeatureValue, LearnedValue, Objective
-from search.planner import plan
 
-RESULTS = Path(__file__).parent / "results"
 ENVS = ("coin_at_end", "cheese_in_corner")
 OBJECTIVES = ("learned", "hand, learned model", "hand, true simulator")
 
@@ -75,8 +74,6 @@ class Args:
     """Where the JSON, table and plots go (default: benchmarks/results/, or runs/misgeneralization_quick/ with --quick)."""
     runs_dir: str = ""
     """Where training runs are kept (default: runs/misgeneralization[_quick]/)."""
-    machine: str = field(default_factory=lambda: f"{platform.machine()} CPU, {jax.device_count()} device(s)")
-    """A few words naming the machine, recorded in the JSON."""
 
     def resolved(self) -> Args:
         """The quick-mode and default paths filled in."""
@@ -165,23 +162,14 @@ def mean_rates(rates: list[dict]) -> dict:
 
 # --- rendering ------------------------------------------------------------------------
 def trajectories(env, model, params, objective, num_simulations: int, key, episodes: int):
-    """Agent squares [T + 1, episodes, 2], the first states, and the final outcomes [episodes]."""
-    reset_key, run_key = jax.random.split(key)
-    state0, ts0 = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
-    uses_state = isinstance(model, SimulatorModel)
-    planner = greedy_planner(num_simulations)
-
-    def step(carry, k):
-        state, ts = carry
-        out = plan(params, k, state if uses_state else ts.observation, model=model, objective=objective,
-                   config=planner, action_mask=ts.action_mask)
-        state, ts = jax.vmap(env.step)(state, out.action)
-        return (state, ts), state.inner.agent
-
-    # The reset keys split as in rollout(), so these are the levels play() scored.
-    (final, _), squares = jax.jit(lambda p: jax.lax.scan(
-        step, (state0, ts0), jax.random.split(run_key, env.max_steps)))(params)
-    squares = np.concatenate([np.asarray(state0.inner.agent)[None], np.asarray(squares)])
+    """Agent squares [T + 1, episodes, 2], the first states, and the final outcomes [episodes]
+    of the episodes `play` scores (the same levels and searches)."""
+    record = lambda env_state, ts, out, key: env_state.inner.agent
+    squares, final = jax.jit(lambda p: trajectory(env, model, p, objective, greedy_planner(num_simulations), key,
+                                                  episodes, env.max_steps, record))(params)
+    state0, _ = jax.vmap(env.reset)(jax.random.split(jax.random.split(key)[0], episodes))
+    # The records are read before each step: the square after the last one is the final state's.
+    squares = np.concatenate([np.asarray(squares), np.asarray(final.inner.agent)[None]])
     return squares, state0.inner, np.asarray(jax.vmap(env.outcome)(final))
 
 
@@ -290,7 +278,8 @@ def table(report: dict) -> str:
     pct = lambda v: f"{100 * v:.0f}%"
     budgets = ", ".join(f"{name} {env_report['env_steps']}" for name, env_report in report["envs"].items())
     lines = [f"Test levels: {report['test_episodes']} episodes x {len(report['seeds'])} seeds per cell; "
-             f"training env steps per run: {budgets}; {report['machine']}.", ""]
+             f"training env steps per run: {budgets}; {report['provenance']['machine']['cpu']}, "
+             f"{report['provenance']['machine']['cores']} cores.", ""]
     lines += [f"### Training diversity {report['main_diversity']}: outcome on test levels (true / proxy / neither)",
               "", "| env | objective | true goal | proxy | neither |", "| --- | --- | --- | --- | --- |"]
     for env_name, env_report in report["envs"].items():
@@ -326,7 +315,7 @@ def main(args: Args) -> dict:
             raise SystemExit(f"error: --envs {name!r}: choose from {', '.join(ENVS)}")
     started = time.perf_counter()
     report = {"benchmark": "goal misgeneralization on test levels (goal anywhere but the proxy region)",
-              "machine": args.machine, "jax": jax.__version__, "seeds": list(args.seeds),
+              "seeds": list(args.seeds),
               "diversities": list(args.diversities), "main_diversity": args.diversities[0],
               "test_episodes": args.test_episodes, "num_simulations": args.num_simulations,
               "objectives": {"learned": "learned value, learned model",
@@ -370,14 +359,13 @@ def main(args: Args) -> dict:
             "simulator_per_seed": sim,
             "sweep": per_diversity,
         }
-    report["wall_s"] = round(time.perf_counter() - started, 1)
-    (out_dir / "misgeneralization.json").write_text(json.dumps(report, indent=2))
+    report = write_results(out_dir / "misgeneralization.json", report, args, started)
     (out_dir / "misgeneralization.md").write_text(table(report))
     plot(report, out_dir / "misgeneralization.png")
     render_episodes(render_runs, args, out_dir / "misgeneralization_episodes.png")
     print(table(report))
     print(f"wrote {out_dir}/misgeneralization.{{json,md,png}} and misgeneralization_episodes.png "
-          f"in {report['wall_s']:.0f} s")
+          f"in {report['provenance']['wall_s']:.0f} s")
     return report
 
 

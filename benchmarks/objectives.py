@@ -11,17 +11,16 @@ Writes benchmarks/results/objectives_cartpole.{json,png}.
 """
 from __future__ import annotations
 
-import json
-import platform
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import jax
 import numpy as np
+import tyro
 
-from agent.evaluate import evaluate_run
+from agent.tools.evaluate import evaluate_run
+from benchmarks.provenance import RESULTS, write_results
 
-RESULTS = Path(__file__).parent / "results"
 SETTINGS = {
     "learned value (learned model)": dict(value="learned", model="learned"),
     "hand value 'upright' (learned model, decoded features)": dict(value="upright", model="learned"),
@@ -39,11 +38,14 @@ class Args:
     """Evaluation episodes per run and objective."""
     num_simulations: int = 16
     """Simulations per search."""
-    machine: str = f"{platform.machine()} CPU"
-    """A few words naming the machine."""
+    name: str = "objectives_cartpole"
+    """Output file stem (NAME.json, NAME.png)."""
+    out_dir: str = str(RESULTS)
+    """Folder for the JSON and the plot."""
 
 
 def main(args: Args) -> dict:
+    started = time.perf_counter()
     runs = [Path(r) for r in args.runs] or sorted(Path("runs/learning_curve").glob("seed*"))
     if not runs:
         raise FileNotFoundError("no runs: run `python -m benchmarks.learning_curve` first or pass --runs")
@@ -56,12 +58,12 @@ def main(args: Args) -> dict:
             print(f"{run.name}: {label}: {returns.mean():.1f} ± {returns.std():.1f}", flush=True)
         table.append(row)
     report = {"benchmark": "CartPole-v1 return under swapped objectives, trained checkpoints",
-              "machine": args.machine, "jax": jax.__version__, "episodes": args.episodes,
-              "num_simulations": args.num_simulations, "runs": table,
+              "episodes": args.episodes, "num_simulations": args.num_simulations,
+              "run_dirs": [str(r) for r in runs], "runs": table,
               "mean_over_runs": {label: float(np.mean([r[label]["mean"] for r in table])) for label in SETTINGS}}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "objectives_cartpole.json").write_text(json.dumps(report, indent=2))
-    plot(table, RESULTS / "objectives_cartpole.png")
+    out_dir = Path(args.out_dir)
+    report = write_results(out_dir / f"{args.name}.json", report, args, started)
+    plot(table, out_dir / f"{args.name}.png")
     return report
 
 
@@ -89,6 +91,4 @@ def plot(table: list[dict], path: Path) -> None:
 
 
 if __name__ == "__main__":
-    import tyro
-
     main(tyro.cli(Args))

@@ -4,15 +4,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.checkpoint import Checkpoints
+from agent.host.checkpoint import Checkpoints
+from agent.host.run import train
 
 
 def train_or_reuse(config) -> float:
     """Trains `config` into config.out unless a finished run is there (resumes a stopped one),
     so a rerun of a long benchmark redoes nothing that is done. Returns the run's training
     wall seconds (read from its last checkpoint when reused)."""
-    from agent.run import train
-
     out = Path(config.out)
     if (out / "checkpoints").exists():
         checkpoints = Checkpoints(out)

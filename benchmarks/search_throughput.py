@@ -16,9 +16,8 @@ by their median. Writes benchmarks/results/<name>.{json,md,png}.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
-import json
-import platform
 import statistics
 import time
 from dataclasses import dataclass
@@ -30,10 +29,10 @@ import mctx
 from flax import nnx
 
 import search
-from networks.muzero import MuZeroMLP, NetworkConfig
+from benchmarks.provenance import RESULTS, write_results
+from networks import MuZeroMLP, NetworkConfig
 from networks.support import logits_to_scalar
 
-RESULTS = Path(__file__).parent / "results"
 OBSERVATION_DIM = 4  # CartPole-sized input
 DISCOUNT = 0.997
 
@@ -63,8 +62,12 @@ class Args:
     tie-break noise) against mctx Gumbel at 50 simulations; writes <name>_puct.{json,md}."""
     name: str = ""
     """Output stem (default: search_<platform>, or search_quick with --quick)."""
-    out_dir: str = str(RESULTS)
-    """Folder for the JSON, markdown table and plot."""
+    out_dir: str = ""
+    """Folder for the JSON, markdown table and plot (default: benchmarks/results/, or
+    runs/search_quick/ with --quick, so that a check leaves the committed results alone)."""
+
+    def resolved(self) -> Args:
+        return dataclasses.replace(self, out_dir=self.out_dir or ("runs/search_quick" if self.quick else str(RESULTS)))
 
 
 def build_network(num_actions: int, kind: str):
@@ -260,7 +263,7 @@ def measure_puct(batch: int, num_actions: int, num_simulations: int, repeats: in
                                   for name in fns if name != "Gumbel (reference)"}}
 
 
-def main_puct(args: Args) -> dict:
+def main_puct(args: Args, started: float) -> dict:
     rows = [measure_puct(b, a, 50, max(args.repeats, 5), args.max_depth)
             for b in (16, 256, 1024) for a in (4, 18)]
     name = (args.name or f"search_{jax.devices()[0].platform}") + "_puct"
@@ -276,18 +279,18 @@ def main_puct(args: Args) -> dict:
                          if n != "mctx muzero_policy")
         lines.append(f"| {row['batch']} | {row['actions']} | " + " | ".join(cells) + f" | {same} |")
         print(lines[-1], flush=True)
-    report = {"benchmark": "PUCT implementations vs mctx", "device": device_name(), "jax": jax.__version__,
-              "mctx": mctx.__version__, "rows": rows}
+    report = {"benchmark": "PUCT implementations vs mctx", "device": device_name(), "rows": rows}
     out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(report, indent=2))
+    report = write_results(out / f"{name}.json", report, args, started)
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     return report
 
 
 def main(args: Args) -> dict:
+    started = time.perf_counter()
+    args = args.resolved()
     if args.puct_table:
-        return main_puct(args)
+        return main_puct(args, started)
     if args.quick:
         grid = [("gumbel", 1, 16, 4, "mlp"), ("gumbel", 16, 16, 4, "mlp"), ("muzero", 16, 16, 4, "mlp")]
         repeats = 5
@@ -305,18 +308,17 @@ def main(args: Args) -> dict:
     name = args.name or ("search_quick" if args.quick else f"search_{jax.devices()[0].platform}")
     report = {
         "benchmark": "search throughput: glasszero planner vs plain mctx vs networks alone",
-        "device": device_name(), "machine": platform.platform(), "processor": platform.machine(),
-        "jax": jax.__version__, "mctx": mctx.__version__, "repeats": repeats, "quick": args.quick,
+        "device": device_name(), "repeats": repeats, "quick": args.quick,
         "min_ratio_glasszero_over_mctx": min(p["ratio_glasszero_over_mctx"] for p in points),
         "points": points,
     }
     out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(report, indent=2))
+    report = write_results(out / f"{name}.json", report, args, started)
+    cpu = report["provenance"]["machine"]["cpu"]
     (out / f"{name}.md").write_text(
-        f"# {report['benchmark']}\n\ndevice: {report['device']} ({report['processor']}), jax {report['jax']}, "
-        f"mctx {report['mctx']}, median of {repeats} interleaved repeats\n\n" + markdown_table(points))
-    plot(points, out / f"{name}.png", f"{report['device']}, jax {report['jax']}, mctx {report['mctx']}")
+        f"# {report['benchmark']}\n\ndevice: {report['device']} ({cpu}), jax {jax.__version__}, "
+        f"mctx {mctx.__version__}, median of {repeats} interleaved repeats\n\n" + markdown_table(points))
+    plot(points, out / f"{name}.png", f"{report['device']} ({cpu}), jax {jax.__version__}, mctx {mctx.__version__}")
     return report
 
 

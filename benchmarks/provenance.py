@@ -1,0 +1,94 @@
+"""What every results file records about how it was made, and the one function that writes one.
+
+    write_results(path, report, args, started)   # report + {"provenance": ...} as JSON
+
+provenance: the git commit and whether the tree had uncommitted changes, the command line,
+the benchmark's full arguments, the machine (CPU model, cores, accelerator), the versions
+(python, jax, jaxlib, flax, optax, mctx) and the wall time from `started` to the write.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo; elsewhere what `platform` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    devices = jax.devices()
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "os": platform.platform(),
+            "accelerator": f"{devices[0].platform}: {getattr(devices[0], 'device_kind', '')}",
+            "device_count": len(devices)}
+
+
+def versions() -> dict:
+    found = {"python": platform.python_version()}
+    for package in ("jax", "jaxlib", "flax", "optax", "mctx", "orbax-checkpoint"):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def command_line() -> str:
+    """How this process was started, as a shell line (`python -m module args` for modules)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    head = ["python", "-m", spec.name] if spec is not None and spec.name != "__main__" else ["python", sys.argv[0]]
+    return shlex.join(head + sys.argv[1:])
+
+
+def provenance(args: Any, started: float) -> dict:
+    """args: the benchmark's argument dataclass (recorded whole); started: time.perf_counter() at its start."""
+    status = _git("status", "--porcelain")
+    return {
+        "commit": _git("rev-parse", "HEAD"),
+        "dirty": None if status is None else bool(status),
+        "command": command_line(),
+        "args": dataclasses.asdict(args) if dataclasses.is_dataclass(args) else args,
+        "machine": machine(),
+        "versions": versions(),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def write_results(path: str | Path, report: dict, args: Any, started: float) -> dict:
+    """Writes `report` with its provenance as JSON at `path`; returns what was written."""
+    full = {**report, "provenance": provenance(args, started)}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(full, indent=2) + "\n")
+    return full

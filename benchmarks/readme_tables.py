@@ -1,0 +1,202 @@
+"""README's result tables, generated from the JSON files they cite, so that no number in
+them is typed by hand.
+
+    python -m benchmarks.readme_tables           # rewrite the generated blocks of README.md
+    python -m benchmarks.readme_tables --check   # exit 1 and name the stale blocks (a test runs this)
+
+README marks each generated block with `<!-- table: NAME -->` ... `<!-- /table: NAME -->`;
+NAME is a key of TABLES, a function of the results folder that returns the block's markdown.
+"""
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.provenance import RESULTS, ROOT
+
+README = ROOT / "README.md"
+BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table: (?P=name) -->)", re.S)
+
+
+def load(results: Path, name: str) -> dict:
+    return json.loads((results / f"{name}.json").read_text())
+
+
+def source(report: dict, name: str) -> str:
+    """The line under every table: which file, which commit, which machine."""
+    p = report["provenance"]
+    m = p["machine"]
+    return (f"<sub>From [{name}.json](benchmarks/results/{name}.json): `{p['command']}` at commit "
+            f"{(p['commit'] or 'unknown')[:10]}{' (uncommitted changes)' if p['dirty'] else ''}, {m['cpu']} "
+            f"({m['cores']} cores, {m['accelerator']}), jax {p['versions']['jax']}, {p['wall_s']:,.0f} s.</sub>\n")
+
+
+def _steps(hit: dict | None) -> str:
+    return f"{hit['env_steps']:,} steps, {hit['wall_s']:.0f} s" if hit else "not reached"
+
+
+def _step_count(value: float) -> str:
+    return "never" if value == float("inf") else f"{value:,.0f}"
+
+
+def cartpole_curve(results: Path) -> str:
+    r = load(results, "cartpole_cpu")
+    lines = ["| seed | first eval >= 195 | first eval >= 475 | best eval | final eval (JAX env) | "
+             "final eval (gymnasium CartPole-v1) |", "| --- | --- | --- | --- | --- | --- |"]
+    for s in r["seeds"]:
+        best = max(c[2] for c in s["curve"])
+        gym = s["gymnasium_final_eval_mean"]
+        lines.append(f"| {s['seed']} | {_steps(s['first_eval_at_least_195'])} | {_steps(s['first_eval_at_least_475'])} "
+                     f"| {best:.0f} | {s['final_eval_mean']:.0f} ± {s['final_eval_std']:.0f} | "
+                     f"{'-' if gym is None else f'{gym:.0f}'} |")
+    summary = r["summary"][">=475"]
+    compile_s = statistics.median(s["first_iteration_s_including_compile"] for s in r["seeds"])
+    lines += ["", f"Median to the first evaluation >= 475: {_step_count(summary['median_env_steps'])} env steps "
+              f"and {_step_count(summary['median_wall_s'])} s (the first iteration, compilation included, took "
+              f"{compile_s:.0f} s); worst seed: {_step_count(summary['worst_env_steps'])}; "
+              f"{summary['seeds_reaching']} of {len(r['seeds'])} seeds got there within "
+              f"{r['seeds'][0]['env_steps']:,} env steps.", ""]
+    return "\n".join(lines) + source(r, "cartpole_cpu")
+
+
+def objectives(results: Path) -> str:
+    r = load(results, "objectives_cartpole")
+    labels = list(r["mean_over_runs"])
+    lines = ["| run | " + " | ".join(labels) + " |", "| --- |" + " --- |" * len(labels)]
+    for row in r["runs"]:
+        lines.append(f"| {row['run']} | " + " | ".join(f"{row[k]['mean']:.0f} ± {row[k]['std']:.0f}" for k in labels)
+                     + " |")
+    return "\n".join(lines) + "\n\n" + source(r, "objectives_cartpole")
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def misgeneralization_main(results: Path) -> str:
+    r = load(results, "misgeneralization")
+    lines = ["| env | objective | true goal | proxy | neither |", "| --- | --- | --- | --- | --- |"]
+    for env_name, env_report in r["envs"].items():
+        for objective, rates in env_report["main"].items():
+            lines.append(f"| {env_name} | {r['objectives'][objective]} | {_pct(rates['true'])} | "
+                         f"{_pct(rates['proxy'])} | {_pct(rates['neither'])} |")
+    lines += ["", "Learned agent on its own training levels, and the feature decoder's goal-position error "
+              "(|row| + |col|, squares) on training vs test levels:", "",
+              "| env | training levels: true goal | decoder error, training levels | decoder error, test levels |",
+              "| --- | --- | --- | --- |"]
+    for env_name, env_report in r["envs"].items():
+        c = env_report["main_checks"]
+        lines.append(f"| {env_name} | {_pct(c['train_levels_learned']['true'])} | "
+                     f"{c['decoder_train_levels']['goal_position_error']:.2f} | "
+                     f"{c['decoder_test_levels']['goal_position_error']:.2f} |")
+    return "\n".join(lines) + "\n\n" + source(r, "misgeneralization")
+
+
+def misgeneralization_sweep(results: Path) -> str:
+    r = load(results, "misgeneralization")
+    lines = ["| env | training diversity | true goal | proxy | neither | `to_goal` on decoded features: true goal |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for env_name, env_report in r["envs"].items():
+        for row in env_report["sweep"]:
+            rates = row["learned"]
+            lines.append(f"| {env_name} | {row['diversity']} | {_pct(rates['true'])} | {_pct(rates['proxy'])} | "
+                         f"{_pct(rates['neither'])} | {_pct(row['hand, learned model']['true'])} |")
+    return "\n".join(lines) + "\n\n" + source(r, "misgeneralization")
+
+
+def ablation(name: str) -> Callable[[Path], str]:
+    def table(results: Path) -> str:
+        r = load(results, name)
+        lines = []
+        for env_name, env_report in r["envs"].items():
+            lines += [f"{env_name}, {env_report['env_steps']:,} env steps per run:", "",
+                      "| variant | final eval, mean of seeds | per seed | mean of all evals | wall s per run |",
+                      "| --- | --- | --- | --- | --- |"]
+            for variant, v in env_report["variants"].items():
+                per_seed = " / ".join(f"{run['final_eval']:.0f}" for run in v["runs"])
+                lines.append(f"| {variant} | {v['final_eval_mean']:.0f} | {per_seed} | {v['mean_eval_mean']:.0f} | "
+                             f"{v['wall_s_mean']:.0f} |")
+            lines.append("")
+        return "\n".join(lines) + source(r, name)
+    return table
+
+
+def search_throughput(results: Path) -> str:
+    r = load(results, "search_cpu")
+    lines = ["| policy | points | glasszero / mctx throughput, min - max | identical action weights | "
+             "networks alone / glasszero, min - max |", "| --- | ---: | --- | --- | --- |"]
+    for policy in sorted({p["policy"] for p in r["points"]}):
+        points = [p for p in r["points"] if p["policy"] == policy]
+        ratios = [p["ratio_glasszero_over_mctx"] for p in points]
+        floor = [p["networks"]["simulations_per_s"] / p["glasszero"]["simulations_per_s"] for p in points]
+        same = sum(p["same_action_weights_as_mctx"] for p in points)
+        lines.append(f"| {policy} | {len(points)} | {min(ratios):.2f} - {max(ratios):.2f} | {same} of {len(points)} | "
+                     f"{min(floor):.0f}x - {max(floor):.0f}x |")
+    return "\n".join(lines) + "\n\n" + source(r, "search_cpu")
+
+
+def puct_speed(results: Path) -> str:
+    r = load(results, "search_cpu_puct")
+    names = [n for n in r["rows"][0]["median_s"] if n != "mctx muzero_policy"]
+    lines = ["| batch | A | " + " | ".join(f"{n}: speed-up over mctx.muzero_policy" for n in names) + " |",
+             "| ---: | ---: |" + " ---: |" * len(names)]
+    for row in r["rows"]:
+        base = row["median_s"]["mctx muzero_policy"]
+        cells = []
+        for n in names:
+            same = row["identical_to_mctx"].get(n)
+            cells.append(f"{base / row['median_s'][n]:.2f}x" + ("" if same is None else " (identical)" if same
+                                                               else " (differs)"))
+        lines.append(f"| {row['batch']} | {row['actions']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + source(r, "search_cpu_puct")
+
+
+TABLES: dict[str, Callable[[Path], str]] = {
+    "cartpole_cpu": cartpole_curve,
+    "objectives_cartpole": objectives,
+    "misgeneralization_main": misgeneralization_main,
+    "misgeneralization_sweep": misgeneralization_sweep,
+    "ablation_cartpole": ablation("ablation_cartpole"),
+    "ablation_breakout": ablation("ablation_breakout"),
+    "search_cpu": search_throughput,
+    "search_cpu_puct": puct_speed,
+}
+
+
+def render(text: str, results: Path = RESULTS) -> tuple[str, list[str]]:
+    """(text with every generated block rebuilt, names of the blocks that changed)."""
+    changed = []
+
+    def rebuild(match: re.Match) -> str:
+        name = match["name"]
+        if name not in TABLES:
+            raise ValueError(f"README names a table {name!r} that benchmarks/readme_tables.py does not know; "
+                             f"known: {', '.join(TABLES)}")
+        body = TABLES[name](results)
+        if body != match["body"]:
+            changed.append(name)
+        return match.group(1) + body + match.group(4)
+
+    return BLOCK.sub(rebuild, text), changed
+
+
+def main(argv: list[str]) -> int:
+    text = README.read_text()
+    new, changed = render(text)
+    if "--check" in argv:
+        if changed:
+            print(f"README.md tables out of date with their JSON: {', '.join(changed)}; "
+                  f"run python -m benchmarks.readme_tables", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(new)
+    print(f"rewrote {', '.join(changed) or 'nothing (README was up to date)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
