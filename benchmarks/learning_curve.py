@@ -88,8 +88,9 @@ def summarize(per_seed: list[dict], key: str) -> dict:
     hits = [s[key] for s in per_seed]
     steps = [h["env_steps"] if h else float("inf") for h in hits]
     walls = [h["wall_s"] if h else float("inf") for h in hits]
-    return {"median_env_steps": statistics.median(steps), "worst_env_steps": max(steps),
-            "median_wall_s": statistics.median(walls), "seeds_reaching": sum(h is not None for h in hits)}
+    finite = lambda x: None if x == float("inf") else x  # JSON has no infinity: None is "never"
+    return {"median_env_steps": finite(statistics.median(steps)), "worst_env_steps": finite(max(steps)),
+            "median_wall_s": finite(statistics.median(walls)), "seeds_reaching": sum(h is not None for h in hits)}
 
 
 def plot(per_seed: list[dict], path: Path, title: str) -> None:

@@ -39,8 +39,8 @@ def _steps(hit: dict | None) -> str:
     return f"{hit['env_steps']:,} steps, {hit['wall_s']:.0f} s" if hit else "not reached"
 
 
-def _step_count(value: float) -> str:
-    return "never" if value == float("inf") else f"{value:,.0f}"
+def _step_count(value: float | None) -> str:
+    return "never" if value is None else f"{value:,.0f}"
 
 
 def cartpole_curve(results: Path) -> str:
