@@ -149,19 +149,23 @@ def plot(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def variant_table(env_report: dict) -> str:
+    """One env's variants: final evaluation (mean and per seed), mean of all evaluations, wall seconds."""
+    lines = ["| variant | final eval (mean over seeds) | per seed | mean of all evals | wall s per run |",
+             "| --- | --- | --- | --- | --- |"]
+    for name, v in env_report["variants"].items():
+        per_seed = " / ".join(f"{r['final_eval']:.1f}" for r in v["runs"])
+        lines.append(f"| {name} | {v['final_eval_mean']:.1f} | {per_seed} | {v['mean_eval_mean']:.1f} | "
+                     f"{v['wall_s_mean']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def table_md(report: dict) -> str:
     machine = report["provenance"]["machine"]
-    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores. Seeds {report['seeds']}; evaluation every {report['eval_every']} "
-             f"env steps (greedy search).", ""]
+    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores. Seeds {report['seeds']}; evaluation every "
+             f"{report['eval_every']} env steps (greedy search).", ""]
     for env_name, env_report in report["envs"].items():
-        lines += [f"### {env_name}: {env_report['env_steps']} env steps per run", "",
-                  "| variant | final eval (mean over seeds) | per seed | mean of all evals | wall s per run |",
-                  "| --- | --- | --- | --- | --- |"]
-        for name, v in env_report["variants"].items():
-            per_seed = " / ".join(f"{r['final_eval']:.1f}" for r in v["runs"])
-            lines.append(f"| {name} | {v['final_eval_mean']:.1f} | {per_seed} | {v['mean_eval_mean']:.1f} | "
-                         f"{v['wall_s_mean']:.0f} |")
-        lines.append("")
+        lines += [f"### {env_name}: {env_report['env_steps']} env steps per run", "", variant_table(env_report)]
     return "\n".join(lines)
 
 

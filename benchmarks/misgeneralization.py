@@ -274,36 +274,49 @@ def plot(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def table(report: dict) -> str:
-    pct = lambda v: f"{100 * v:.0f}%"
-    budgets = ", ".join(f"{name} {env_report['env_steps']}" for name, env_report in report["envs"].items())
-    lines = [f"Test levels: {report['test_episodes']} episodes x {len(report['seeds'])} seeds per cell; "
-             f"training env steps per run: {budgets}; {report['provenance']['machine']['cpu']}, "
-             f"{report['provenance']['machine']['cores']} cores.", ""]
-    lines += [f"### Training diversity {report['main_diversity']}: outcome on test levels (true / proxy / neither)",
-              "", "| env | objective | true goal | proxy | neither |", "| --- | --- | --- | --- | --- |"]
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def main_tables(report: dict) -> str:
+    """Outcomes on test levels at the main diversity, then the training-level and decoder checks."""
+    lines = ["| env | objective | true goal | proxy | neither |", "| --- | --- | --- | --- | --- |"]
     for env_name, env_report in report["envs"].items():
         for objective in OBJECTIVES:
             r = env_report["main"][objective]
-            lines.append(f"| {env_name} | {objective} | {pct(r['true'])} | {pct(r['proxy'])} | {pct(r['neither'])} |")
+            lines.append(f"| {env_name} | {objective} | {_pct(r['true'])} | {_pct(r['proxy'])} | {_pct(r['neither'])} |")
     lines += ["", "Learned agent on its own training levels (true goal reached), and the feature decoder's "
               "goal-position error (|row| + |col|, squares) on training vs test levels:", "",
               "| env | training levels: true goal | decoder error, training levels | decoder error, test levels |",
               "| --- | --- | --- | --- |"]
     for env_name, env_report in report["envs"].items():
         c = env_report["main_checks"]
-        lines.append(f"| {env_name} | {pct(c['train_levels_learned']['true'])} | "
+        lines.append(f"| {env_name} | {_pct(c['train_levels_learned']['true'])} | "
                      f"{c['decoder_train_levels']['goal_position_error']:.2f} | "
                      f"{c['decoder_test_levels']['goal_position_error']:.2f} |")
-    lines += ["", "### Diversity sweep: learned value on test levels (true / proxy / neither)", "",
-              "| env | diversity | true goal | proxy | neither | hand, learned model: true goal |",
-              "| --- | --- | --- | --- | --- | --- |"]
+    return "\n".join(lines) + "\n"
+
+
+def sweep_table(report: dict) -> str:
+    """The learned value on test levels at every training diversity."""
+    lines = ["| env | diversity | true goal | proxy | neither | hand, learned model: true goal |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for env_name, env_report in report["envs"].items():
         for row in env_report["sweep"]:
             r = row["learned"]
-            lines.append(f"| {env_name} | {row['diversity']} | {pct(r['true'])} | {pct(r['proxy'])} | "
-                         f"{pct(r['neither'])} | {pct(row['hand, learned model']['true'])} |")
+            lines.append(f"| {env_name} | {row['diversity']} | {_pct(r['true'])} | {_pct(r['proxy'])} | "
+                         f"{_pct(r['neither'])} | {_pct(row['hand, learned model']['true'])} |")
     return "\n".join(lines) + "\n"
+
+
+def table(report: dict) -> str:
+    budgets = ", ".join(f"{name} {env_report['env_steps']}" for name, env_report in report["envs"].items())
+    return (f"Test levels: {report['test_episodes']} episodes x {len(report['seeds'])} seeds per cell; "
+            f"training env steps per run: {budgets}; {report['provenance']['machine']['cpu']}, "
+            f"{report['provenance']['machine']['cores']} cores.\n\n"
+            f"### Training diversity {report['main_diversity']}: outcome on test levels (true / proxy / neither)\n\n"
+            + main_tables(report)
+            + "\n### Diversity sweep: learned value on test levels (true / proxy / neither)\n\n" + sweep_table(report))
 
 
 def main(args: Args) -> dict:

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks import ablation, misgeneralization
 from benchmarks.provenance import RESULTS, ROOT
 
 README = ROOT / "README.md"
@@ -73,55 +74,22 @@ def objectives(results: Path) -> str:
     return "\n".join(lines) + "\n\n" + source(r, "objectives_cartpole")
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.0f}%"
-
-
 def misgeneralization_main(results: Path) -> str:
     r = load(results, "misgeneralization")
-    lines = ["| env | objective | true goal | proxy | neither |", "| --- | --- | --- | --- | --- |"]
-    for env_name, env_report in r["envs"].items():
-        for objective, rates in env_report["main"].items():
-            lines.append(f"| {env_name} | {r['objectives'][objective]} | {_pct(rates['true'])} | "
-                         f"{_pct(rates['proxy'])} | {_pct(rates['neither'])} |")
-    lines += ["", "Learned agent on its own training levels, and the feature decoder's goal-position error "
-              "(|row| + |col|, squares) on training vs test levels:", "",
-              "| env | training levels: true goal | decoder error, training levels | decoder error, test levels |",
-              "| --- | --- | --- | --- |"]
-    for env_name, env_report in r["envs"].items():
-        c = env_report["main_checks"]
-        lines.append(f"| {env_name} | {_pct(c['train_levels_learned']['true'])} | "
-                     f"{c['decoder_train_levels']['goal_position_error']:.2f} | "
-                     f"{c['decoder_test_levels']['goal_position_error']:.2f} |")
-    return "\n".join(lines) + "\n\n" + source(r, "misgeneralization")
+    return misgeneralization.main_tables(r) + "\n" + source(r, "misgeneralization")
 
 
 def misgeneralization_sweep(results: Path) -> str:
     r = load(results, "misgeneralization")
-    lines = ["| env | training diversity | true goal | proxy | neither | `to_goal` on decoded features: true goal |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for env_name, env_report in r["envs"].items():
-        for row in env_report["sweep"]:
-            rates = row["learned"]
-            lines.append(f"| {env_name} | {row['diversity']} | {_pct(rates['true'])} | {_pct(rates['proxy'])} | "
-                         f"{_pct(rates['neither'])} | {_pct(row['hand, learned model']['true'])} |")
-    return "\n".join(lines) + "\n\n" + source(r, "misgeneralization")
+    return misgeneralization.sweep_table(r) + "\n" + source(r, "misgeneralization")
 
 
-def ablation(name: str) -> Callable[[Path], str]:
+def ablation_tables(name: str) -> Callable[[Path], str]:
     def table(results: Path) -> str:
         r = load(results, name)
-        lines = []
-        for env_name, env_report in r["envs"].items():
-            lines += [f"{env_name}, {env_report['env_steps']:,} env steps per run:", "",
-                      "| variant | final eval, mean of seeds | per seed | mean of all evals | wall s per run |",
-                      "| --- | --- | --- | --- | --- |"]
-            for variant, v in env_report["variants"].items():
-                per_seed = " / ".join(f"{run['final_eval']:.0f}" for run in v["runs"])
-                lines.append(f"| {variant} | {v['final_eval_mean']:.0f} | {per_seed} | {v['mean_eval_mean']:.0f} | "
-                             f"{v['wall_s_mean']:.0f} |")
-            lines.append("")
-        return "\n".join(lines) + source(r, name)
+        parts = [f"{env_name}, {env_report['env_steps']:,} env steps per run:\n\n" + ablation.variant_table(env_report)
+                 for env_name, env_report in r["envs"].items()]
+        return "\n".join(parts) + "\n" + source(r, name)
     return table
 
 
@@ -160,8 +128,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "objectives_cartpole": objectives,
     "misgeneralization_main": misgeneralization_main,
     "misgeneralization_sweep": misgeneralization_sweep,
-    "ablation_cartpole": ablation("ablation_cartpole"),
-    "ablation_breakout": ablation("ablation_breakout"),
+    "ablation_cartpole": ablation_tables("ablation_cartpole"),
+    "ablation_breakout": ablation_tables("ablation_breakout"),
     "search_cpu": search_throughput,
     "search_cpu_puct": puct_speed,
 }
