@@ -2,7 +2,8 @@
 
     write_results(path, report, args, started)   # report + {"provenance": ...} as JSON
 
-provenance: the git commit and whether the tree had uncommitted changes, the command line,
+provenance: the git commit and whether the tree had uncommitted changes (and which files;
+results files do not count), the command line,
 the benchmark's full arguments, the machine (CPU model, cores, accelerator), the versions
 (python, jax, jaxlib, flax, optax, mctx) and the wall time from `started` to the write.
 """
@@ -31,7 +32,7 @@ def _git(*args: str) -> str | None:
         out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip()
+    return out.stdout.rstrip()  # keep the leading spaces of `git status --porcelain`
 
 
 def cpu_model() -> str:
@@ -72,10 +73,13 @@ def command_line() -> str:
 
 def provenance(args: Any, started: float) -> dict:
     """args: the benchmark's argument dataclass (recorded whole); started: time.perf_counter() at its start."""
-    status = _git("status", "--porcelain")
+    # Results written earlier in the same session are not code: they do not make the tree dirty.
+    status = _git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results")
+    changed = None if status is None else [line[3:] for line in status.splitlines()]
     return {
         "commit": _git("rev-parse", "HEAD"),
-        "dirty": None if status is None else bool(status),
+        "dirty": None if changed is None else bool(changed),
+        "uncommitted": changed,
         "command": command_line(),
         "args": dataclasses.asdict(args) if dataclasses.is_dataclass(args) else args,
         "machine": machine(),
