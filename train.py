@@ -6,6 +6,7 @@
     python train.py --env breakout-minatar  # pixels (MinAtar through gymnax), ResNet networks
     python train.py --help                  # every config field, documented
     python train.py --resume runs/DIR       # continue a stopped run
+    python train.py --out runs/DIR --overwrite   # replace the run in runs/DIR
 
 `--env` and `--preset` pick the defaults shown by --help; any field can then
 be overridden (e.g. --replay.batch-size 128, --loss.consistency-weight 0).
@@ -18,7 +19,9 @@ import sys
 import tyro
 
 from agent.config import ALGORITHMS, ConfigError, TrainConfig, preset
+from agent.host.checkpoint import CheckpointError
 from agent.host.run import NonFiniteLossError, train
+from agent.host.run_dir import RunLockedError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--env", default="cartpole")
     pre.add_argument("--resume", default=None)
     pre.add_argument("--preset", default="muzero")
+    pre.add_argument("--overwrite", action="store_true")
     known, rest = pre.parse_known_args(argv)
     if known.preset not in ALGORITHMS:
         print(f"error: --preset {known.preset!r}: choose from {', '.join(ALGORITHMS)}", file=sys.stderr)
@@ -38,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if known.resume is None:
         config = tyro.cli(TrainConfig, default=defaults, args=["--env", known.env, *rest],
-                          description=__doc__ + "\nAdd --resume DIR to continue a stopped run.")
+                          description=__doc__ + "\nAdd --resume DIR to continue a stopped run, --overwrite to "
+                                                  "replace the run in --out.")
     else:
         if rest:
             print(f"error: --resume takes the run's saved config; drop {' '.join(rest)}", file=sys.stderr)
@@ -46,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         config = None
 
     try:
-        result = train(config, resume=known.resume)
-    except ConfigError as err:
+        result = train(config, resume=known.resume, overwrite=known.overwrite)
+    except (ConfigError, FileNotFoundError, FileExistsError, RunLockedError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except NonFiniteLossError as err:
+    except (NonFiniteLossError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if result.final_eval_mean is not None:

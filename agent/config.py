@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +149,8 @@ class TrainConfig:
     """Write a metrics row every this many iterations."""
     checkpoint_every_env_steps: int = 2_500
     """Save a checkpoint every this many env steps (and at the end)."""
+    keep_checkpoints: int = 2
+    """Checkpoints kept, the newest (a damaged newest one falls back to the one before)."""
     eval_on_gymnasium: bool = True
     """At the end, also evaluate on gymnasium's own env (CartPole-v1) through a host adapter."""
 
@@ -227,6 +230,17 @@ def preset(env: str, algorithm: str = "muzero") -> TrainConfig:
     return config if algorithm == "muzero" else with_algorithm(config, algorithm)
 
 
+def _numbers(config, prefix: str = ""):
+    """(flag name, value) of every float field of a (nested) config, e.g. ('optim.learning-rate', 3e-3)."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        name = prefix + f.name.replace("_", "-")
+        if dataclasses.is_dataclass(value):
+            yield from _numbers(value, name + ".")
+        elif isinstance(value, float):
+            yield name, value
+
+
 class ConfigError(ValueError):
     """A config value is invalid; the message names the field."""
 
@@ -237,6 +251,9 @@ def validate(config: TrainConfig) -> None:
     def need(cond: bool, name: str, value, rule: str):
         if not cond:
             raise ConfigError(f"--{name} {value!r} is invalid: {rule}")
+
+    for name, value in _numbers(config):  # NaN and inf pass every comparison below: refuse them first
+        need(math.isfinite(value), name, value, "must be a finite number")
 
     env_name = envs.canonical_name(config.env)
     need(env_name in envs.names(), "env", config.env,
@@ -292,6 +309,7 @@ def validate(config: TrainConfig) -> None:
     need(config.log_every_iterations > 0, "log-every-iterations", config.log_every_iterations, "must be > 0")
     need(config.checkpoint_every_env_steps > 0, "checkpoint-every-env-steps",
          config.checkpoint_every_env_steps, "must be > 0")
+    need(config.keep_checkpoints >= 1, "keep-checkpoints", config.keep_checkpoints, "must be >= 1")
 
 
 # --- the run folder's config.json ------------------------------------------------------
@@ -308,7 +326,8 @@ def config_from_dict(cls: type, raw: dict):
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - fields)
     if unknown:
-        raise ValueError(f"{cls.__name__} has no field(s) {unknown}; was the file written by another version?")
+        raise ConfigError(f"{cls.__name__} has no field(s) {unknown} (renamed or removed since the run was "
+                          f"saved?); resume it with the version that wrote it, or start a new run")
     return cls(**{name: config_from_dict(types[name], value) if dataclasses.is_dataclass(types[name]) else value
                   for name, value in raw.items()})
 
@@ -318,4 +337,11 @@ def load_config(run_dir: str | Path) -> TrainConfig:
     path = Path(run_dir) / "config.json"
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} has no config.json; pass a run folder made by train.py")
-    return config_from_dict(TrainConfig, json.loads(path.read_text()))
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path} is not valid JSON ({err}); it was damaged or edited by hand") from None
+    try:
+        return config_from_dict(TrainConfig, raw)
+    except TypeError as err:  # a nested config written as something other than an object
+        raise ConfigError(f"{path} does not describe a TrainConfig: {err}") from None

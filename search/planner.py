@@ -18,6 +18,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import mctx
+import numpy as np
 
 from search import puct
 from search.objective import Edge, Leaf, Objective, call_reward_fn, call_value_fn
@@ -164,19 +165,39 @@ def plan(params: Any, key: jax.Array, root_input: Any, *, model, objective: Obje
     objective: reward source + value function + discount.
     config: `PlannerConfig`.
     action_mask: optional [B, A] bool legal actions at the root (from the env's
-      TimeStep); combined with the model's own mask when it has one.
+      TimeStep); combined with the model's own mask when it has one. Every row needs a
+      legal action: called eagerly, plan() refuses a row without one; under jit such a
+      row's action is undefined (mctx then picks among the illegal ones).
+
+    Observations with NaN or inf are refused when called eagerly; under jit they give NaN
+    values and an undefined action. Observations of another dtype are cast by the networks.
     """
     batch = model.check_root_input(root_input)
+    if action_mask is not None and jnp.shape(action_mask) != (batch, model.num_actions):
+        raise ValueError(f"plan() got action_mask of shape {jnp.shape(action_mask)}; expected "
+                         f"({batch}, {model.num_actions}) bools, True where legal")
+    _refuse_bad_values(root_input, action_mask)
     root, model_mask = make_root(params, root_input, model, objective, batch)
     if action_mask is not None:
         action_mask = jnp.asarray(action_mask, bool)
-        if action_mask.shape != (batch, model.num_actions):
-            raise ValueError(f"plan() got action_mask of shape {action_mask.shape}; expected "
-                             f"({batch}, {model.num_actions}) bools, True where legal")
         model_mask = action_mask if model_mask is None else action_mask & model_mask
     invalid_actions = None if model_mask is None else ~model_mask
     recurrent_fn = make_recurrent_fn(model, objective, batch)
     return _search(params, key, root, recurrent_fn, invalid_actions, config, model.masks_interior)
+
+
+def _refuse_bad_values(root_input: Any, action_mask: jax.Array | None) -> None:
+    """Eager calls only (under jit the values are unknown): NaN/inf observations and mask
+    rows with no legal action, with the rows named."""
+    if isinstance(root_input, jax.Array | np.ndarray) and not isinstance(root_input, jax.core.Tracer):
+        finite = np.isfinite(np.asarray(root_input, np.float32)).reshape(root_input.shape[0], -1).all(axis=1)
+        if not finite.all():
+            raise ValueError(f"plan() got observations with NaN or inf in rows {np.flatnonzero(~finite).tolist()}")
+    if action_mask is not None and not isinstance(action_mask, jax.core.Tracer):
+        legal = np.asarray(action_mask, bool).any(axis=-1)
+        if not legal.all():
+            raise ValueError(f"plan() got an action_mask with no legal action in rows "
+                             f"{np.flatnonzero(~legal).tolist()}; every root needs at least one")
 
 
 def _search(params, key, root, recurrent_fn, invalid_actions, config: PlannerConfig,

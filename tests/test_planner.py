@@ -4,6 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import envs
 import search
@@ -95,6 +97,9 @@ def tiny_learned_model(env):
     return search.LearnedModel.from_network(net, env.observation_shape, env.num_actions)
 
 
+MODEL = tiny_learned_model(envs.make("chain", length=5, start=0))
+
+
 def test_learned_model_plan_shapes_and_root_mask():
     env = envs.make("chain", length=5, start=0)
     model, params = tiny_learned_model(env)
@@ -113,6 +118,34 @@ def test_wrong_observation_shape_names_the_expected_shape():
     model, params = tiny_learned_model(env)
     with pytest.raises(ValueError, match=r"shape \(4,\).*expects \[B, 4\].*obs\[None\]"):
         search.plan(params, KEY, jnp.zeros((4,)), model=model)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.booleans(), min_size=3, max_size=3), st.integers(0, 2),
+       st.sampled_from([np.nan, np.inf, -np.inf, None]))
+def test_bad_inputs_are_refused_naming_the_rows(legal_row, bad_row, bad_value):
+    """A mask row with no legal action, a NaN/inf observation, a mask of the wrong shape: each
+    is a ValueError that names it (called eagerly), never an mctx or XLA traceback."""
+    env = envs.make("chain", length=5, start=0)
+    model, params = MODEL
+    _, ts = batched_reset(env, 3)
+    observation = np.asarray(ts.observation).copy()
+    if bad_value is not None:
+        observation[bad_row, 0] = bad_value
+    mask = np.ones((3, 3), bool)
+    mask[bad_row] = legal_row
+    config = search.PlannerConfig(num_simulations=2)
+    if bad_value is not None:
+        with pytest.raises(ValueError, match=rf"observations with NaN or inf in rows \[{bad_row}\]"):
+            search.plan(params, KEY, observation, model=model, action_mask=mask, config=config)
+    elif not any(legal_row):
+        with pytest.raises(ValueError, match=rf"no legal action in rows \[{bad_row}\]"):
+            search.plan(params, KEY, observation, model=model, action_mask=mask, config=config)
+    else:
+        out = search.plan(params, KEY, observation, model=model, action_mask=mask, config=config)
+        assert bool(mask[np.arange(3), np.asarray(out.action)].all())  # a legal action in every row
+    with pytest.raises(ValueError, match=r"action_mask of shape \(3,\); expected \(3, 3\)"):
+        search.plan(params, KEY, observation, model=model, action_mask=mask[0], config=config)
 
 
 def test_value_fn_of_the_wrong_shape_is_refused_with_a_hint():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import matplotlib
@@ -21,12 +22,24 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 
 class Recorder:
-    """Appends metric rows to metrics.jsonl and TensorBoard (resumed runs append too)."""
+    """Appends metric rows to metrics.jsonl and TensorBoard.
 
-    def __init__(self, run_dir: Path):
+    after_step: for a resumed run, the env step of the checkpoint it continues from: rows
+    written after it (by the attempt that crashed) are dropped from metrics.jsonl and
+    hidden in TensorBoard (its purge_step), so that no step is recorded twice.
+    """
+
+    def __init__(self, run_dir: Path, after_step: int | None = None):
         self.run_dir = Path(run_dir)
-        self.jsonl = open(self.run_dir / "metrics.jsonl", "a")
-        self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"))
+        path = self.run_dir / "metrics.jsonl"
+        if after_step is not None and path.exists():
+            kept = [row for row in read_metrics(self.run_dir) if row["env_steps"] <= after_step]
+            partial = path.with_suffix(".jsonl.partial")
+            partial.write_text("".join(json.dumps(row) + "\n" for row in kept))
+            os.replace(partial, path)
+        self.jsonl = open(path, "a")
+        self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"),
+                                         purge_step=None if after_step is None else after_step + 1)
 
     def write(self, row: dict) -> None:
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}

@@ -33,6 +33,13 @@ from agent.config import TrainConfig, load_config, save_config, validate
 from agent.host.checkpoint import Checkpoints
 from agent.host.gym_eval import GYMNASIUM_IDS, evaluate_on_gymnasium
 from agent.host.records import Recorder, plot_learning_curve
+from agent.host.run_dir import remove_run_outputs, run_lock
+
+
+def device_memory() -> dict:
+    """{"device_bytes_in_use": n} where the device reports it (GPUs, TPUs), {} elsewhere (CPUs)."""
+    stats = jax.devices()[0].memory_stats()
+    return {"device_bytes_in_use": int(stats["bytes_in_use"])} if stats and "bytes_in_use" in stats else {}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -80,40 +87,54 @@ class _StopFlag:
 
 
 def train(config: TrainConfig | None = None, resume: str | Path | None = None, *, quiet: bool = False,
-          max_iterations: int | None = None) -> RunResult:
+          max_iterations: int | None = None, overwrite: bool = False) -> RunResult:
     """Runs (or resumes) training and returns where it ended.
 
     config: the run's config (ignored when resuming: the run's config.json rules).
-    resume: a run folder to continue from its latest checkpoint.
+    resume: a run folder to continue from its latest readable checkpoint.
     max_iterations: stop after this many iterations of this call (tests use it
     to stop a run midway, as a kill would).
+    overwrite: start afresh in a folder that already holds a run (its outputs are deleted).
+
+    Raises ConfigError (a bad field), FileNotFoundError / FileExistsError (a wrong folder),
+    RunLockedError (another process writes the folder), CheckpointError (a checkpoint cannot
+    be written or read), NonFiniteLossError; each message says what to change.
     """
     if resume is not None:
         if not (Path(resume) / "config.json").exists():
-            raise FileNotFoundError(f"--resume {resume}: no config.json there; is it a run folder?")
+            raise FileNotFoundError(f"--resume {resume}: no config.json there; is it a run folder made by train.py?")
         config = load_config(Path(resume))
     if config is None:
         raise ValueError("train() needs a config or a run folder to resume")
     validate(config)
     run_dir = Path(resume) if resume is not None else Path(config.out or default_run_dir(config))
-    if resume is None:
-        if (run_dir / "checkpoints").exists():
-            raise FileExistsError(f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
-                                  f"or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config = dataclasses.replace(config, out=str(run_dir))
-        save_config(run_dir, config)
+    with run_lock(run_dir):
+        if resume is None:
+            if (run_dir / "checkpoints").exists() or (run_dir / "config.json").exists():
+                if not overwrite:
+                    raise FileExistsError(f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
+                                          f"--overwrite to replace it, or choose another --out")
+                remove_run_outputs(run_dir)
+            config = dataclasses.replace(config, out=str(run_dir))
+            save_config(run_dir, config)
+        return _run(config, run_dir, resume is not None, quiet, max_iterations)
 
+
+def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_iterations: int | None) -> RunResult:
+    """The training loop of `train`, with the run folder locked and its config saved."""
     agent = Agent(config)
-    checkpoints = Checkpoints(run_dir)
+    checkpoints = Checkpoints(run_dir, keep=config.keep_checkpoints)
     state = agent.init()
     wall_offset, next_eval, next_ckpt = 0.0, config.eval.every_env_steps, config.checkpoint_every_env_steps
-    if resume is not None and checkpoints.latest_step() is not None:
+    restored_step = 0
+    if resuming and checkpoints.latest_step() is not None:
         state, host = checkpoints.restore(state)
+        restored_step = host["step"]
         wall_offset = host.get("wall_s", 0.0)
         next_eval = host.get("next_eval", next_eval)
         next_ckpt = host.get("next_checkpoint", next_ckpt)
-    recorder = Recorder(run_dir)
+    # A resumed run drops the records written after the checkpoint it continues from.
+    recorder = Recorder(run_dir, after_step=restored_step if resuming else None)
     start = time.perf_counter()
     wall = lambda: wall_offset + time.perf_counter() - start
     eval_key = jax.random.PRNGKey(config.seed + 10_000)
@@ -158,7 +179,8 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
                     f"loss is {metrics['loss']} at env step {env_steps}; stopped without saving this state. "
                     f"The last good checkpoint is in {checkpoints.directory} (step {checkpoints.latest_step()}). "
                     f"Try a lower --optim.learning-rate or --optim.max-grad-norm.")
-            row = {"env_steps": env_steps, "updates": int(state.learner.updates), "wall_s": wall(), **metrics}
+            row = {"env_steps": env_steps, "updates": int(state.learner.updates), "wall_s": wall(), **metrics,
+                   **device_memory()}
             if metrics["episodes_finished"]:
                 row["train_return_mean"] = metrics["train_return_sum"] / metrics["episodes_finished"]
             if iterations == 1:
