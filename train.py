@@ -4,6 +4,8 @@
     python train.py --env chain --seed 3    # another env's preset, another seed
     python train.py --preset efficientzero  # every EfficientZero addition on (default: muzero)
     python train.py --env breakout-minatar  # pixels (MinAtar through gymnax), ResNet networks
+    python train.py --env gymnax:Acrobot-v1 # any gymnax env with discrete actions
+    python train.py --list-envs             # every env name --env accepts
     python train.py --help                  # every config field, documented
     python train.py --resume runs/DIR       # continue a stopped run
     python train.py --out runs/DIR --overwrite   # replace the run in runs/DIR
@@ -18,6 +20,7 @@ import sys
 
 import tyro
 
+import envs
 from agent.config import ALGORITHMS, ConfigError, TrainConfig, preset
 from agent.host.checkpoint import CheckpointError
 from agent.host.run import NonFiniteLossError, train
@@ -31,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--resume", default=None)
     pre.add_argument("--preset", default="muzero")
     pre.add_argument("--overwrite", action="store_true")
+    pre.add_argument("--list-envs", action="store_true")
     known, rest = pre.parse_known_args(argv)
+    if known.list_envs:
+        print(f"envs: {envs.describe_names()}")
+        return 0
     if known.preset not in ALGORITHMS:
         print(f"error: --preset {known.preset!r}: choose from {', '.join(ALGORITHMS)}", file=sys.stderr)
         return 2

@@ -115,7 +115,8 @@ class TrainConfig:
     """Everything a training run needs; saved as config.json in the run folder."""
 
     env: str = "cartpole"
-    """Environment name (see envs.names())."""
+    """Environment name: cartpole, chain, bandit, coin_at_end, cheese_in_corner, breakout-minatar, or
+    gymnax:<id> for any gymnax env with discrete actions (python train.py --list-envs lists them)."""
     env_kwargs: dict[str, float] = field(default_factory=dict)
     """Arguments of the env's constructor, e.g. `--env-kwargs diversity 0.2` (the gridworlds' fraction
     of training levels with a random goal)."""
@@ -224,8 +225,8 @@ def preset(env: str, algorithm: str = "muzero") -> TrainConfig:
     """The default config for an env (unknown envs get the cartpole defaults with that env),
     as plain MuZero or with every EfficientZero addition ('efficientzero')."""
     name = envs.canonical_name(env)
-    if name not in envs.names():
-        raise ValueError(f"unknown env {env!r}; valid names: {', '.join(envs.names())}")
+    if not envs.exists(name):
+        raise ValueError(f"unknown env {env!r}; valid names: {envs.describe_names()}")
     config = PRESETS.get(name, dataclasses.replace(TrainConfig(), env=name))
     return config if algorithm == "muzero" else with_algorithm(config, algorithm)
 
@@ -256,11 +257,12 @@ def validate(config: TrainConfig) -> None:
         need(math.isfinite(value), name, value, "must be a finite number")
 
     env_name = envs.canonical_name(config.env)
-    need(env_name in envs.names(), "env", config.env,
-         f"valid names: {', '.join(envs.names())}")
+    need(envs.exists(env_name), "env", config.env, f"valid names: {envs.describe_names()}")
     try:
         envs.make(config.env, **config.env_kwargs)
     except (TypeError, ValueError) as err:
+        if not config.env_kwargs:
+            raise ConfigError(f"--env {config.env!r} is invalid: {err}") from None
         raise ConfigError(f"--env-kwargs {config.env_kwargs!r} is invalid for env {config.env!r}: {err}") from None
     need(config.value in value_names(env_name), "value", config.value,
          f"choose from {', '.join(value_names(env_name))}")

@@ -2,7 +2,8 @@
 
 Ground layer: imports nothing from the other packages.
 
-Public API: `Env`, `State`, `TimeStep`, `make`, `names`, `register`, `canonical_name`,
+Public API: `Env`, `State`, `TimeStep`, `make`, `names`, `exists`, `describe_names`, `register`,
+`canonical_name`, `GymnaxEnv` (any discrete gymnax env, as `gymnax:<id>`),
 `check_env`, `EnvCheckError`, `hand_values`, `register_hand_value`, and the envs `CartPole`, `Chain`, `Bandit`,
 `CoinAtEnd`, `CheeseInCorner` (the goal-misgeneralization gridworlds), `BreakoutMinAtar`
 (pixels, through gymnax).
@@ -11,9 +12,10 @@ from envs.base import Env, State, TimeStep
 from envs.cartpole import CartPole
 from envs.check import EnvCheckError, check_env
 from envs.gridworlds import CheeseInCorner, CoinAtEnd
+from envs.gymnax_env import GymnaxEnv
 from envs.hand_values import hand_values, register_hand_value
 from envs.minatar import BreakoutMinAtar
-from envs.registry import canonical_name, make, names, register
+from envs.registry import canonical_name, describe_names, exists, make, names, register
 from envs.toy import Bandit, Chain
 
 __all__ = [

@@ -1,11 +1,16 @@
-"""`envs.make(name, **kwargs)`: build a registered env by name."""
+"""`envs.make(name, **kwargs)`: build a registered env, or any discrete gymnax env as
+`gymnax:<id>`, by name."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import gymnax
+
 from envs.base import Env
 from envs.cartpole import CartPole
 from envs.gridworlds import CheeseInCorner, CoinAtEnd
+from envs.gymnax_env import DISCRETE_IDS, GymnaxEnv
+from envs.gymnax_env import PREFIX as GYMNAX
 from envs.minatar import BreakoutMinAtar
 from envs.toy import Bandit, Chain
 
@@ -28,8 +33,21 @@ def register(name: str, constructor: Callable[..., Env]) -> None:
 
 def canonical_name(name: str) -> str:
     """The registry key a user's spelling of an env name maps to: case-insensitive, and
-    gymnasium's version suffix dropped ('CartPole-v1' -> 'cartpole')."""
-    return name.lower().replace("-v1", "")
+    gymnasium's version suffix dropped ('CartPole-v1' -> 'cartpole'). Names of a family
+    ('gymnax:Acrobot-v1') are kept as written: the ids are the family's own."""
+    return name if ":" in name else name.lower().replace("-v1", "")
+
+
+def exists(name: str) -> bool:
+    """Whether `make(name)` can build it: a registered name, or gymnax:<any gymnax id>."""
+    key = canonical_name(name)
+    return key in _REGISTRY or (key.startswith(GYMNAX) and key[len(GYMNAX):] in gymnax.registered_envs)
+
+
+def describe_names() -> str:
+    """The names `make` accepts, for help and error messages."""
+    return (f"{', '.join(names())}; or gymnax:<id> with a discrete gymnax id "
+            f"({', '.join(DISCRETE_IDS)})")
 
 
 def names() -> list[str]:
@@ -40,9 +58,11 @@ def names() -> list[str]:
 def make(name: str, **kwargs) -> Env:
     """Returns a new env; an unknown name raises with the list of valid ones."""
     key = canonical_name(name)
-    if key not in _REGISTRY:
-        raise ValueError(f"unknown env {name!r}; valid names: {', '.join(names())}")
+    if not exists(key):
+        raise ValueError(f"unknown env {name!r}; valid names: {describe_names()}")
     try:
+        if key.startswith(GYMNAX):
+            return GymnaxEnv(key[len(GYMNAX):], **kwargs)
         return _REGISTRY[key](**kwargs)
     except TypeError as err:
         raise TypeError(f"envs.make({name!r}): {err}") from None
