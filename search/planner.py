@@ -183,7 +183,18 @@ def plan(params: Any, key: jax.Array, root_input: Any, *, model, objective: Obje
         model_mask = action_mask if model_mask is None else action_mask & model_mask
     invalid_actions = None if model_mask is None else ~model_mask
     recurrent_fn = make_recurrent_fn(model, objective, batch)
-    return _search(params, key, root, recurrent_fn, invalid_actions, config, model.masks_interior)
+    out = _search(params, key, root, recurrent_fn, invalid_actions, config, model.masks_interior)
+    if not isinstance(out.root_value, jax.core.Tracer) and int(nonfinite_count(out.tree)):
+        raise ValueError(f"{objective} gave NaN or inf at {int(nonfinite_count(out.tree))} places of the search "
+                         f"tree; a value or reward function must be finite on every state it can reach "
+                         f"(search.check_value_fn tries it on sample states)")
+    return out
+
+
+def nonfinite_count(tree: mctx.Tree) -> jax.Array:
+    """[] int32: how many node values and edge rewards of a (batched) tree are NaN or inf. Under
+    jit a NaN from the objective cannot raise; the training loop reads this count instead."""
+    return (jnp.sum(~jnp.isfinite(tree.node_values)) + jnp.sum(~jnp.isfinite(tree.children_rewards))).astype(jnp.int32)
 
 
 def _refuse_bad_values(root_input: Any, action_mask: jax.Array | None) -> None:

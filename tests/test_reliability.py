@@ -13,19 +13,24 @@ import sys
 import time
 import typing
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import envs
+import search
 import train as train_cli
 from agent.algorithm.iteration import Agent
 from agent.config import ConfigError, validate
 from agent.host.checkpoint import CheckpointError, Checkpoints
 from agent.host.records import read_metrics
-from agent.host.run import train
+from agent.host.run import NonFiniteLossError, train
 from agent.host.run_dir import RunLockedError, run_lock
+from envs.hand_values import _HAND_VALUES
 from tests.conftest import ROOT, TINY, TINY_ARGS
 
 STEPS = TINY.env_steps_per_iteration  # env steps per iteration: 4
@@ -259,3 +264,23 @@ def test_a_valid_config_runs_an_iteration_cleanly(tmp_path, flag, value):
     result = train(config, quiet=True, max_iterations=1, overwrite=True)
     assert result.env_steps == config.env_steps_per_iteration
     assert np.isfinite([row["loss"] for row in read_metrics(result.run_dir)]).all()
+
+
+# --- NaN from the objective --------------------------------------------------------------
+def nan_when_right(features):
+    """Broken on purpose: NaN wherever the cart is at or right of the centre."""
+    return jnp.where(features[0] >= 0.0, jnp.nan, 1.0)
+
+
+def test_a_nan_from_a_hand_value_is_reported_with_the_objective(tmp_path, monkeypatch):
+    env = envs.make("cartpole")
+    objective = search.Objective(value=search.FeatureValue(nan_when_right, name="nan_when_right"))
+    states, _ = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 4))
+    with pytest.raises(ValueError, match=r"Objective\(.*FeatureValue\(nan_when_right\).*\) gave NaN or inf"):
+        search.plan(None, jax.random.PRNGKey(1), states, model=search.SimulatorModel(env), objective=objective,
+                    config=search.PlannerConfig(num_simulations=4))
+    # In training (under jit): the run stops with the objective's name and keeps its last checkpoint.
+    monkeypatch.setitem(_HAND_VALUES["cartpole"], "nan_when_right", nan_when_right)
+    config = dataclasses.replace(TINY, out=str(tmp_path / "run"), value="nan_when_right")
+    with pytest.raises(NonFiniteLossError, match=r"FeatureValue\(nan_when_right\).*gave NaN or inf at \d+ places"):
+        train(config, quiet=True)

@@ -27,7 +27,7 @@ from agent.objectives import make_objective
 from networks.build import make_network
 from search.models import LearnedModel
 from search.objective import Objective
-from search.planner import plan
+from search.planner import nonfinite_count, plan
 
 
 @struct.dataclass
@@ -96,7 +96,8 @@ class Agent:
 
     # --- acting ------------------------------------------------------------------
     def _act_step(self, state: TrainState, key: jax.Array):
-        """One search + env step in every env, with auto-reset. Returns (state, finished returns)."""
+        """One search + env step in every env, with auto-reset. Returns (state, (sum of the returns of
+        the episodes that ended, how many ended, NaN/inf places in the search trees))."""
         env, config = self.env, self.config
         search_key, reset_key = jax.random.split(key)
         ts = state.timestep
@@ -121,7 +122,7 @@ class Agent:
             episodes=state.episodes + jnp.sum(done),
             episode_return=jnp.where(done, 0.0, episode_return),
         )
-        finished = (jnp.sum(jnp.where(done, episode_return, 0.0)), jnp.sum(done))
+        finished = (jnp.sum(jnp.where(done, episode_return, 0.0)), jnp.sum(done), nonfinite_count(out.tree))
         return state, finished
 
     def _reanalyze_policy(self, target_params, key: jax.Array, observation: jax.Array,
@@ -135,7 +136,7 @@ class Agent:
         config = self.config
         key, act_key, learn_key = jax.random.split(state.key, 3)
         state = state.replace(key=key)
-        state, (return_sums, finished) = jax.lax.scan(
+        state, (return_sums, finished, nonfinite) = jax.lax.scan(
             self._act_step, state, jax.random.split(act_key, config.act_steps_per_iteration))
 
         ready = replay_lib.size(state.replay) >= config.replay.min_size_per_env
@@ -162,6 +163,7 @@ class Agent:
             updates_this_iteration=num_updates,
             episodes_finished=jnp.sum(finished),
             train_return_sum=jnp.sum(return_sums),
+            nonfinite_search_values=jnp.sum(nonfinite),  # NaN/inf from the objective while acting
         )
         return state, metrics
 

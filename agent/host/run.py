@@ -43,7 +43,8 @@ def device_memory() -> dict:
 
 
 class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or inf; the run stopped and kept its last good checkpoint."""
+    """The loss, or a value the objective gave the search, became NaN or inf; the run stopped
+    and kept its last good checkpoint."""
 
 
 @dataclass
@@ -170,14 +171,20 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
                 rate_clock, rate_steps = time.perf_counter(), int(state.env_steps)  # steps/s after compile
             iterations += 1
             env_steps = int(state.env_steps)
-            if not math.isfinite(metrics["loss"]):
+            if metrics["nonfinite_search_values"] or not math.isfinite(metrics["loss"]):
                 recorder.write({"env_steps": env_steps, "updates": int(state.learner.updates), "wall_s": wall(),
                                 **metrics})
                 recorder.close()
                 checkpoints.close()
+                kept = (f"stopped without saving this state. The last good checkpoint is in "
+                        f"{checkpoints.directory} (step {checkpoints.latest_step()}).")
+                if metrics["nonfinite_search_values"]:
+                    raise NonFiniteLossError(
+                        f"the objective {agent.objective} gave NaN or inf at {metrics['nonfinite_search_values']} "
+                        f"places of the acting searches before env step {env_steps}; {kept} A hand value or reward "
+                        f"must be finite on every state (search.check_value_fn tries one on sample states).")
                 raise NonFiniteLossError(
-                    f"loss is {metrics['loss']} at env step {env_steps}; stopped without saving this state. "
-                    f"The last good checkpoint is in {checkpoints.directory} (step {checkpoints.latest_step()}). "
+                    f"loss is {metrics['loss']} at env step {env_steps}; {kept} "
                     f"Try a lower --optim.learning-rate or --optim.max-grad-norm.")
             row = {"env_steps": env_steps, "updates": int(state.learner.updates), "wall_s": wall(), **metrics,
                    **device_memory()}
