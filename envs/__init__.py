@@ -27,6 +27,7 @@ __all__ = [
            "CoinAtEnd",
            "Env",
            "EnvCheckError",
+           "GymnaxEnv",
            "State",
            "TimeStep",
            "canonical_name",
