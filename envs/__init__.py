@@ -32,6 +32,8 @@ __all__ = [
            "TimeStep",
            "canonical_name",
            "check_env",
+           "describe_names",
+           "exists",
            "hand_values",
            "make",
            "names",
