@@ -123,7 +123,22 @@ def puct_speed(results: Path) -> str:
     return "\n".join(lines) + "\n\n" + source(r, "search_cpu_puct")
 
 
+def soak(results: Path) -> str:
+    r = load(results, "soak")
+    after = [x for x in r["samples"] if x["t_s"] >= r["warmup_s"] and x["rss_bytes"]]
+    mb = lambda x: f"{x['rss_bytes'] / 2**20:,.0f} MB"
+    peak = max(after, key=lambda x: x["rss_bytes"])
+    v = r["verdict"]
+    lines = ["| minutes | env steps reached | RSS at the end of the warm-up | peak RSS after it | last RSS | "
+             "growth (last - lowest after the warm-up) | bound | verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- |",
+             f"| {r['provenance']['args']['minutes']:g} | {max(x['env_steps'] or 0 for x in r['samples']):,} | "
+             f"{mb(after[0])} | {mb(peak)} (minute {peak['t_s'] / 60:.0f}) | {mb(after[-1])} | {v['growth_mb']} MB | "
+             f"{v['max_growth_mb']:g} MB | {'passed' if v['passed'] else 'FAILED'} |"]
+    return "\n".join(lines) + "\n\n" + source(r, "soak")
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
+    "soak": soak,
     "cartpole_cpu": cartpole_curve,
     "objectives_cartpole": objectives,
     "misgeneralization_main": misgeneralization_main,

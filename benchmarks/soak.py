@@ -45,6 +45,9 @@ class Args:
     """Seconds between memory samples."""
     warmup_fraction: float = 0.2
     """The first part of the time, excluded from the verdict (compilation, the replay filling up)."""
+    warmup_env_steps: int = 0
+    """The warm-up also lasts until the run has logged this many env steps (past its first
+    evaluations and checkpoints, whose programs compile when first used)."""
     max_growth_mb: float = 200.0
     """The verdict's bound on RSS growth after the warm-up, in MB."""
     tiny: bool = False
@@ -126,6 +129,8 @@ def main(args: Args) -> dict:
     if child.returncode != 0:
         raise RuntimeError(f"the training run failed (exit {child.returncode}): {stderr[-2000:]}")
     warmup_s = args.warmup_fraction * 60 * args.minutes
+    warm = [x["t_s"] for x in samples if (x["env_steps"] or 0) >= args.warmup_env_steps]
+    warmup_s = max(warmup_s, warm[0] if warm else 60 * args.minutes)  # never warm: no sample counts
     report = {"benchmark": "soak: host and device memory of a long training run", "train_command": command,
               "warmup_s": warmup_s, "samples": samples, "verdict": verdict(samples, warmup_s, args.max_growth_mb)}
     out_dir = Path(args.out_dir)

@@ -1,12 +1,26 @@
 """Shared test helpers: the repository root and a tiny training config (few shapes, fast
-compiles) as a TrainConfig and as train.py flags."""
+compiles) as a TrainConfig and as train.py flags; and a persistent compilation cache."""
+import os
+import tempfile
 from pathlib import Path
+
+import jax
 
 from agent.config import EvalConfig, LossConfig, ReplayConfig, TrainConfig
 from networks import NetworkConfig
 from search.planner import PlannerConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Many tests compile the same tiny programs (every train() builds its own jitted functions):
+# one persistent cache, shared by the pytest workers and the train.py processes they start,
+# compiles each program once per machine. Keys include the program and the jax version.
+COMPILE_CACHE = Path(tempfile.gettempdir()) / "glasszero-tests-jax-cache"
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(COMPILE_CACHE))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                  float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
 
 TINY = TrainConfig(
     total_env_steps=64, num_envs=2, act_steps_per_iteration=2,

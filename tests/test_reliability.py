@@ -52,7 +52,7 @@ def test_kill_9_at_random_moments_then_resume_from_the_last_complete_checkpoint(
     run = tmp_path / "run"
     rng = random.Random(0)
     args = ["--out", str(run), *TINY_ARGS, "--checkpoint-every-env-steps", "4"]
-    for attempt in range(3):
+    for attempt in range(2):
         cmd = [sys.executable, "train.py", *(args if attempt == 0 else ["--resume", str(run)])]
         before = len(read_metrics(run))
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -165,13 +165,17 @@ def test_cli_errors_are_one_line_not_a_traceback(tmp_path, capsys):
 
 
 def test_same_seed_same_metrics_and_a_stopped_then_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    """Two runs of one config: one whole, one stopped after 3 iterations (as a kill would) and
+    resumed. Their first rows are two runs of the same seed; the rest, a resume."""
     config = dataclasses.replace(TINY, total_env_steps=32, checkpoint_every_env_steps=8)
-    whole = [train(dataclasses.replace(config, out=str(tmp_path / f"whole{i}")), quiet=True) for i in range(2)]
-    assert comparable(read_metrics(whole[0].run_dir)) == comparable(read_metrics(whole[1].run_dir))
+    whole = train(dataclasses.replace(config, out=str(tmp_path / "whole")), quiet=True)
     split = tmp_path / "split"
     train(dataclasses.replace(config, out=str(split)), quiet=True, max_iterations=3)
+    stopped = comparable(read_metrics(split))
     train(resume=split, quiet=True)
-    assert comparable(read_metrics(split)) == comparable(read_metrics(whole[0].run_dir))
+    expected = comparable(read_metrics(whole.run_dir))
+    assert stopped == expected[:len(stopped)]  # same seed, same metrics
+    assert comparable(read_metrics(split)) == expected  # resumed = uninterrupted
 
 
 # --- fuzzed configs ---------------------------------------------------------------------
@@ -253,7 +257,7 @@ def test_wrong_types_on_the_command_line_exit_2_without_a_traceback(flag, value)
     assert code == 2
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(FLAGS[1:]), st.integers(1, 4))
 def test_a_valid_config_runs_an_iteration_cleanly(tmp_path, flag, value):
     config = with_field(dataclasses.replace(TINY, out=str(tmp_path / f"{flag}{value}")), flag, value)

@@ -15,9 +15,11 @@ def test_verdict_measures_growth_after_the_warm_up():
 
 
 def test_two_minutes_of_training_hold_their_memory(tmp_path):
-    report = main(Args(minutes=2.0, every_s=5.0, warmup_fraction=0.5, max_growth_mb=100.0, tiny=True,
-                       out_dir=str(tmp_path), run_dir=str(tmp_path / "run")))
-    assert len(report["samples"]) >= 10
-    assert report["samples"][-1]["env_steps"] > report["samples"][len(report["samples"]) // 2]["env_steps"]
+    # The warm-up lasts past the first two evaluations and checkpoints (every 2,000 env steps):
+    # their programs compile when first used, which raises the RSS once.
+    report = main(Args(minutes=2.0, every_s=4.0, warmup_fraction=0.25, warmup_env_steps=4_000, max_growth_mb=100.0,
+                       tiny=True, out_dir=str(tmp_path), run_dir=str(tmp_path / "run")))
+    steps = [sample["env_steps"] or 0 for sample in report["samples"]]
+    assert len(steps) >= 10 and steps[-1] > steps[len(steps) // 2] > 0, steps  # it trained throughout
     assert report["verdict"]["passed"], report["verdict"]
     assert (tmp_path / "soak.png").stat().st_size > 0
