@@ -1,0 +1,49 @@
+"""Every committed result traces back to the code that made it, and README's tables are the
+JSON's numbers (benchmarks/readme_tables.py writes them; this checks nobody edited one)."""
+import json
+import re
+
+import pytest
+
+from benchmarks import readme_tables
+from benchmarks.provenance import RESULTS, ROOT, provenance, write_results
+
+RESULT_FILES = sorted(RESULTS.glob("*.json"))
+PROVENANCE_KEYS = {"commit", "dirty", "command", "args", "machine", "versions", "wall_s"}
+
+
+@pytest.mark.parametrize("path", RESULT_FILES, ids=[p.name for p in RESULT_FILES])
+def test_every_result_file_records_how_it_was_made(path):
+    report = json.loads(path.read_text())
+    made = report.get("provenance")
+    assert made is not None, f"{path.name} has no provenance: rerun its script (see the README section citing it)"
+    assert PROVENANCE_KEYS <= set(made), f"{path.name} lacks {PROVENANCE_KEYS - set(made)}"
+    assert re.fullmatch(r"[0-9a-f]{40}", made["commit"] or ""), made["commit"]
+    assert made["command"].startswith("python -m benchmarks."), made["command"]
+    assert made["machine"]["cpu"] and made["machine"]["cores"] and made["machine"]["accelerator"]
+    for package in ("python", "jax", "flax", "mctx"):
+        assert made["versions"][package], package
+    hand_fields = [k for k in re.findall(r'"(\w+)":', path.read_text()) if k.endswith("_note")]
+    assert not hand_fields, f"{path.name} has fields no script writes: {hand_fields}"
+
+
+def test_every_png_and_table_has_its_json():
+    for path in RESULTS.iterdir():
+        if path.suffix in (".png", ".md"):
+            stem = re.sub(r"_episodes$", "", path.stem)
+            assert (RESULTS / f"{stem}.json").exists(), f"{path.name}: no {stem}.json records how it was made"
+
+
+def test_readme_tables_equal_the_json_they_cite():
+    text = (ROOT / "README.md").read_text()
+    assert text.count("<!-- table:") >= 5, "README lost its generated tables"
+    _, changed = readme_tables.render(text)
+    assert not changed, f"README tables differ from their JSON: {changed}; run python -m benchmarks.readme_tables"
+
+
+def test_provenance_names_commit_command_machine_and_versions(tmp_path):
+    written = write_results(tmp_path / "r.json", {"x": 1}, {"flag": True}, started=0.0)
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved == json.loads(json.dumps(written))
+    assert saved["x"] == 1 and saved["provenance"]["args"] == {"flag": True}
+    assert set(provenance({}, 0.0)) >= PROVENANCE_KEYS
