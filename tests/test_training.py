@@ -57,13 +57,13 @@ def test_invalid_config_names_the_field(change, field):
 
 def test_cli_refuses_a_bad_config_before_compiling(tmp_path):
     run = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "train.py", "--replay.batch-size", "-3", "--out", str(run)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "train.py", "--replay.batch-size", "-3", "--out", str(run)], check=False, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "--replay.batch-size -3 is invalid: must be > 0" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not run.exists()  # refused before the run folder, the agent or any compile existed
-    unknown = subprocess.run([sys.executable, "train.py", "--env", "pong"], cwd=ROOT,
+    unknown = subprocess.run([sys.executable, "train.py", "--env", "pong"], check=False, cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "valid names: bandit, breakout-minatar, cartpole, chain" in unknown.stderr
 
