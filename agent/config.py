@@ -122,6 +122,9 @@ class TrainConfig:
     of training levels with a random goal)."""
     seed: int = 0
     """Random seed: the same seed and config give the same run."""
+    seeds: int = 1
+    """Seeds trained together in one compiled program (vmapped): seed, seed + 1, ..., seed + seeds - 1.
+    One run folder holds them all; each seed learns exactly as its single-seed run would."""
     out: str = ""
     """Run folder (empty: runs/<env>-s<seed>-<time>)."""
     total_env_steps: int = 5_000
@@ -268,6 +271,7 @@ def validate(config: TrainConfig) -> None:
          f"choose from {', '.join(value_names(env_name))}")
     need(0.0 <= config.value_blend <= 1.0, "value-blend", config.value_blend, "must be in [0, 1]")
     need(config.total_env_steps > 0, "total-env-steps", config.total_env_steps, "must be > 0")
+    need(config.seeds > 0, "seeds", config.seeds, "must be >= 1")
     need(config.num_envs > 0, "num-envs", config.num_envs, "must be > 0")
     need(config.act_steps_per_iteration > 0, "act-steps-per-iteration", config.act_steps_per_iteration,
          "must be > 0")

@@ -67,10 +67,10 @@ def test_kill_9_at_random_moments_then_resume_from_the_last_complete_checkpoint(
     saved_step = checkpoints.latest_step()
     saved, host = checkpoints.restore(Agent(TINY).init())
     checkpoints.close()
-    assert saved_step is not None and int(saved.env_steps) == host["step"] <= saved_step
+    assert saved_step is not None and int(saved.env_steps[0]) == host["step"] <= saved_step
     resumed = train(resume=run, quiet=True, max_iterations=1)
-    assert resumed.env_steps == int(saved.env_steps) + STEPS  # counters exact
-    assert resumed.updates > int(saved.learner.updates)
+    assert resumed.env_steps == int(saved.env_steps[0]) + STEPS  # counters exact
+    assert resumed.updates > int(saved.learner.updates[0])
     assert_records_consistent(run)
 
 
@@ -109,7 +109,7 @@ def test_a_full_disk_stops_the_run_with_a_message_and_keeps_the_previous_checkpo
         train(config, quiet=True)
     monkeypatch.setattr(ocp.CheckpointManager, "save", real_save)
     state, host = Checkpoints(run).restore(Agent(config).init())
-    assert host["step"] == 8 and int(state.env_steps) == 8
+    assert host["step"] == 8 and int(state.env_steps[0]) == 8
 
 
 def test_a_resume_drops_the_records_written_after_its_checkpoint(tmp_path):
@@ -151,7 +151,7 @@ def test_resuming_after_the_code_changed_says_what_differs(tmp_path):
     wider = {**saved, "network": {**saved["network"], "hidden": 16}}
     (run / "config.json").write_text(json.dumps(wider))
     with pytest.raises(CheckpointError, match=r"written by other code or another config than this run's: "
-                                              r".*saved \(8,.*expected \(16,"):
+                                              r".*saved \(1, 8\) float32, expected \(1, 16\)"):
         train(resume=run, quiet=True, max_iterations=1)
     (run / "config.json").write_text(json.dumps({**saved, "learning_rate": 0.1}))
     with pytest.raises(ConfigError, match=r"TrainConfig has no field\(s\) \['learning_rate'\]"):

@@ -1,11 +1,22 @@
-"""The training iteration as one jitted function (the "Anakin" pattern).
+"""The training iteration as one jitted function (the "Anakin" pattern), for S seeds at once.
 
-    state, metrics = agent.iteration(state)
+    agent = Agent(config)
+    state = agent.init()                     # TrainState, every leaf [S, ...]
+    state, metrics = agent.iteration(state)  # metrics: {name: [S]}
+    returns = agent.evaluate(state.learner.params, agent.eval_keys(env_steps), episodes=20,
+                             num_simulations=16)  # [S, episodes]
 
-acts `act_steps_per_iteration` steps in every env with search (scan), writes
-the transitions to the device-resident replay, then runs as many learner
-updates as the replay-ratio schedule owes (a while loop, so the count can vary
-without recompiling). The host only logs, evaluates and checkpoints.
+Seeds are a batch axis (vmap): seed i of a run is `config.seed + i`, and everything of it
+(network initialisation, env resets, search noise, replay samples) comes from the key
+`jax.random.PRNGKey(config.seed + i)`, so seed i of an 8-seed run is the single-seed run of
+`--seed config.seed + i` (up to float reordering in the batched program).
+
+An iteration acts `act_steps_per_iteration` steps in every env with search (scan), writes
+the transitions to the device-resident replay, then runs as many learner updates as the
+replay-ratio schedule owes (a fori loop, so the count can vary without recompiling). Every
+seed takes the same number of env steps, so the schedule, and the update count, is one
+number for all seeds: the update loop stays one loop with the seeds vmapped inside it. The
+host only logs, evaluates and checkpoints.
 """
 from __future__ import annotations
 
@@ -32,7 +43,8 @@ from search.planner import nonfinite_count, plan
 
 @struct.dataclass
 class TrainState:
-    """Everything a run carries from one iteration to the next (all device arrays).
+    """Everything one seed of a run carries from one iteration to the next (all device arrays;
+    a run's state has a leading [S] seed axis on every leaf).
 
     learner: params, target params, optimiser state, update count.
     env_state: batched env State [E]; timestep: batched TimeStep [E].
@@ -59,25 +71,48 @@ class Agent:
     def __init__(self, config: TrainConfig, objective: Objective | None = None):
         self.config = config
         self.env = envs.make(config.env, **config.env_kwargs)
-        env = self.env
-        network = make_network(env.observation_shape, env.num_actions, env.num_features, config.network,
-                               rngs=nnx.Rngs(config.seed))
-        self.graphdef, params = nnx.split(network)
-        self._initial_params = nnx.to_pure_dict(params)
-        self.model = LearnedModel(self.graphdef, env.observation_shape, env.num_actions)
+        self.graphdef = nnx.split(self._network(nnx.Rngs(0)))[0]  # the structure; parameters come from keys
+        self.model = LearnedModel(self.graphdef, self.env.observation_shape, self.env.num_actions)
         self.objective = objective or make_objective(config.env, config.value, config.discount, config.value_blend)
         self.tx = make_optimizer(config.optim)
         self.spec = LearnerSpec.from_config(config)
         self.iteration = jax.jit(self._iteration, donate_argnums=0)
         self.evaluate = jax.jit(self._evaluate, static_argnames=("episodes", "num_simulations"))
+        self._init = jax.jit(jax.vmap(self.init_seed))
+
+    def _network(self, rngs: nnx.Rngs):
+        env = self.env
+        return make_network(env.observation_shape, env.num_actions, env.num_features, self.config.network, rngs=rngs)
+
+    # --- seeds -------------------------------------------------------------------
+    @property
+    def seeds(self) -> list[int]:
+        """The seed numbers of this run: config.seed, ..., config.seed + config.seeds - 1."""
+        return [self.config.seed + i for i in range(self.config.seeds)]
+
+    def seed_keys(self, offset: int = 0) -> jax.Array:
+        """[S] keys, PRNGKey(seed + offset) for each seed of the run."""
+        return jnp.stack([jax.random.PRNGKey(seed + offset) for seed in self.seeds])
+
+    def eval_keys(self, env_steps: int) -> jax.Array:
+        """[S] keys of the evaluation at `env_steps`: each seed's own, whatever runs beside it."""
+        return jax.vmap(jax.random.fold_in, in_axes=(0, None))(self.seed_keys(offset=10_000), env_steps)
 
     # --- initial state -----------------------------------------------------------
-    def init(self) -> TrainState:
+    def init(self, keys: jax.Array | None = None) -> TrainState:
+        """The run's initial state, every leaf [S, ...] (keys: [S] keys; default seed_keys())."""
+        state = self._init(self.seed_keys() if keys is None else keys)
+        # One buffer per leaf (params and target params start equal, the counters share a zero):
+        # `iteration` donates its input, and donation rejects aliases.
+        return jax.tree.map(lambda x: jnp.array(x, copy=True), state)
+
+    def init_seed(self, key: jax.Array) -> TrainState:
+        """One seed's initial state from its key (pure: jit- and vmap-able)."""
         config, env = self.config, self.env
-        key = jax.random.PRNGKey(config.seed)
+        param_key, key = jax.random.split(key)
         key, reset_key = jax.random.split(key)
         env_state, timestep = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))
-        params = self._initial_params
+        params = nnx.to_pure_dict(nnx.split(self._network(nnx.Rngs(param_key)))[1])
         learner = LearnerState(params, params, self.tx.init(params), jnp.zeros((), jnp.int32))
         example = replay_lib.Transition(
             observation=timestep.observation,
@@ -90,9 +125,7 @@ class Agent:
                           replay=replay_lib.init(example, config.replay.capacity_per_env), key=key,
                           env_steps=zero, episodes=zero, owed_updates=jnp.zeros((), jnp.float32),
                           episode_return=jnp.zeros((config.num_envs,)))
-        # One buffer per leaf (params and target params start equal, the counters share a zero):
-        # `iteration` donates its input, and donation rejects aliases.
-        return jax.tree.map(lambda x: jnp.array(x, copy=True), state)
+        return state
 
     # --- acting ------------------------------------------------------------------
     def _act_step(self, state: TrainState, key: jax.Array):
@@ -132,47 +165,69 @@ class Agent:
                     config=self.config.planner, action_mask=action_mask).action_weights
 
     # --- one iteration -------------------------------------------------------------
-    def _iteration(self, state: TrainState) -> tuple[TrainState, dict]:
-        config = self.config
+    def _act(self, state: TrainState) -> tuple[TrainState, jax.Array, tuple]:
+        """One seed's acting: `act_steps_per_iteration` steps of every env. Returns (state, the key of
+        this iteration's learner updates, (sum of finished episodes' returns, episodes finished,
+        NaN/inf places in the search trees))."""
         key, act_key, learn_key = jax.random.split(state.key, 3)
         state = state.replace(key=key)
         state, (return_sums, finished, nonfinite) = jax.lax.scan(
-            self._act_step, state, jax.random.split(act_key, config.act_steps_per_iteration))
+            self._act_step, state, jax.random.split(act_key, self.config.act_steps_per_iteration))
+        return state, learn_key, (jnp.sum(return_sums), jnp.sum(finished), jnp.sum(nonfinite))
 
-        ready = replay_lib.size(state.replay) >= config.replay.min_size_per_env
-        owed = state.owed_updates + jnp.where(
-            ready, schedules.replay_ratio(state.env_steps, config.replay) * config.env_steps_per_iteration, 0.0)
+    def _iteration(self, state: TrainState) -> tuple[TrainState, dict]:
+        """state [S, ...] -> (state, {metric: [S]})."""
+        config = self.config
+        state, learn_keys, (return_sums, finished, nonfinite) = jax.vmap(self._act)(state)
+
+        # Every seed has taken the same env steps and holds the same replay size: read seed 0's.
+        env_steps = state.env_steps[0]
+        ready = replay_lib.size(seed_slice(state.replay, 0)) >= config.replay.min_size_per_env
+        owed = state.owed_updates[0] + jnp.where(
+            ready, schedules.replay_ratio(env_steps, config.replay) * config.env_steps_per_iteration, 0.0)
         num_updates = jnp.floor(owed).astype(jnp.int32)
 
         reanalyze = self._reanalyze_policy if config.loss.reanalyze_fraction > 0 else None
+        update_seeds = jax.vmap(lambda learner, replay, key: update(self.graphdef, self.tx, self.spec, learner,
+                                                                     replay, key, env_steps, reanalyze))
 
         def learn(i, carry):
             learner, replay, sums = carry
-            learner, replay, metrics = update(self.graphdef, self.tx, self.spec, learner, replay,
-                                              jax.random.fold_in(learn_key, i), state.env_steps, reanalyze)
+            keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(learn_keys, i)
+            learner, replay, metrics = update_seeds(learner, replay, keys)
             return learner, replay, jax.tree.map(jnp.add, sums, metrics)
 
-        zeros = {name: jnp.zeros(()) for name in
-                 ("loss", "value_loss", "policy_loss", "reward_loss", "feature_loss",
-                                  "consistency_loss", "grad_norm")}
+        seeds = state.env_steps.shape[0]
+        zeros = {name: jnp.zeros((seeds,)) for name in
+                 ("loss", "value_loss", "policy_loss", "reward_loss", "feature_loss", "consistency_loss",
+                  "grad_norm")}
         learner, replay, sums = jax.lax.fori_loop(0, num_updates, learn, (state.learner, state.replay, zeros))
-        state = state.replace(learner=learner, replay=replay, owed_updates=owed - num_updates)
+        state = state.replace(learner=learner, replay=replay,
+                              owed_updates=jnp.full((seeds,), owed - num_updates))
         denom = jnp.maximum(num_updates, 1)
         metrics = {name: total / denom for name, total in sums.items()}
         metrics.update(
-            updates_this_iteration=num_updates,
-            episodes_finished=jnp.sum(finished),
-            train_return_sum=jnp.sum(return_sums),
-            nonfinite_search_values=jnp.sum(nonfinite),  # NaN/inf from the objective while acting
+            updates_this_iteration=jnp.full((seeds,), num_updates),
+            episodes_finished=finished,
+            train_return_sum=return_sums,
+            nonfinite_search_values=nonfinite,  # NaN/inf from the objective while acting
         )
         return state, metrics
 
     # --- evaluation ----------------------------------------------------------------
-    def _evaluate(self, params, key: jax.Array, *, episodes: int, num_simulations: int) -> jax.Array:
-        """[episodes] returns of a greedy search (no Gumbel noise) on fresh envs."""
-        return rollout(self.env, self.model, params, self.objective, greedy_planner(num_simulations), key,
-                       episodes)[0]
+    def _evaluate(self, params, keys: jax.Array, *, episodes: int, num_simulations: int) -> jax.Array:
+        """params [S, ...], keys [S] -> [S, episodes] returns of a greedy search (no Gumbel noise)
+        on fresh envs."""
+        planner = greedy_planner(num_simulations)
+        return jax.vmap(lambda p, key: rollout(self.env, self.model, p, self.objective, planner, key, episodes)[0])(
+            params, keys)
+
+
+def seed_slice(tree, index: int):
+    """Seed `index` (0-based position in the run) of a tree with a leading [S] seed axis."""
+    return jax.tree.map(lambda x: x[index], tree)
 
 
 def to_host(metrics: dict) -> dict:
-    return {name: np.asarray(value).item() for name, value in metrics.items()}
+    """{name: [S] device array} -> {name: list of S Python numbers}."""
+    return {name: np.asarray(value).tolist() for name, value in metrics.items()}

@@ -25,7 +25,7 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from agent.algorithm.iteration import Agent
+from agent.algorithm.iteration import Agent, seed_slice
 from agent.config import load_config
 
 
@@ -133,11 +133,23 @@ class Checkpoints:
         self.manager.close()
 
 
-def load_run(run_dir: str | Path) -> tuple[Agent, Any]:
-    """(agent, params) of a saved run's latest readable checkpoint."""
+def seed_index(agent: Agent, seed: int | None) -> int:
+    """The position of seed number `seed` in the agent's run (None: its first seed)."""
+    if seed is None:
+        return 0
+    if seed not in agent.seeds:
+        raise ValueError(f"--run-seed {seed}: the run trained seeds {agent.seeds[0]}..{agent.seeds[-1]}; "
+                         f"pick one of them")
+    return agent.seeds.index(seed)
+
+
+def load_run(run_dir: str | Path, seed: int | None = None) -> tuple[Agent, Any]:
+    """(agent, params) of a saved run's latest readable checkpoint: the parameters of seed number
+    `seed` of the run (None: its first seed), without the seed axis."""
     config = load_config(run_dir)
     agent = Agent(config)
+    index = seed_index(agent, seed)
     checkpoints = Checkpoints(run_dir, keep=config.keep_checkpoints)
     state, _ = checkpoints.restore(agent.init())
     checkpoints.close()
-    return agent, state.learner.params
+    return agent, seed_slice(state.learner.params, index)

@@ -1,11 +1,19 @@
 """What a run writes besides checkpoints and config.json: metrics.jsonl, TensorBoard
-events and the learning-curve PNG."""
+events and the learning-curve PNG.
+
+metrics.jsonl holds one row per seed and logging point, each with its "seed" (the seed
+number); TensorBoard gets one folder per seed (tensorboard/seed_<n>), so its runs
+selector shows the seeds side by side.
+"""
 from __future__ import annotations
 
 import json
 import math
 import os
+from collections import defaultdict
 from pathlib import Path
+
+import numpy as np
 
 import matplotlib
 
@@ -14,11 +22,21 @@ import matplotlib.pyplot as plt
 from tensorboardX import SummaryWriter
 
 
-def read_metrics(run_dir: Path) -> list[dict]:
+def read_metrics(run_dir: Path, seed: int | None = None) -> list[dict]:
+    """The rows of run_dir/metrics.jsonl (only those of seed number `seed` if given)."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return rows if seed is None else [row for row in rows if row.get("seed") == seed]
+
+
+def rows_by_seed(rows: list[dict]) -> dict[int, list[dict]]:
+    """{seed number: its rows, in order}."""
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[row.get("seed", 0)].append(row)
+    return dict(sorted(grouped.items()))
 
 
 class Recorder:
@@ -38,40 +56,64 @@ class Recorder:
             partial.write_text("".join(json.dumps(row) + "\n" for row in kept))
             os.replace(partial, path)
         self.jsonl = open(path, "a")
-        self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"),
-                                         purge_step=None if after_step is None else after_step + 1)
+        self._purge_step = None if after_step is None else after_step + 1
+        self._tensorboard: dict[int, SummaryWriter] = {}
 
-    def write(self, row: dict) -> None:
-        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
-        self.jsonl.write(json.dumps(clean) + "\n")
+    def _writer(self, seed: int) -> SummaryWriter:
+        if seed not in self._tensorboard:
+            self._tensorboard[seed] = SummaryWriter(str(self.run_dir / "tensorboard" / f"seed_{seed}"),
+                                                    purge_step=self._purge_step)
+        return self._tensorboard[seed]
+
+    def write(self, rows: dict | list[dict]) -> None:
+        """Appends one row, or one row per seed; each row has "env_steps" and "seed"."""
+        for row in [rows] if isinstance(rows, dict) else rows:
+            clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+            self.jsonl.write(json.dumps(clean) + "\n")
+            writer = self._writer(int(row.get("seed", 0)))
+            for name, value in row.items():
+                if name not in ("env_steps", "seed") and isinstance(value, (int, float)):
+                    writer.add_scalar(name, value, int(row["env_steps"]))
+            writer.flush()
         self.jsonl.flush()
-        step = int(row["env_steps"])
-        for name, value in row.items():
-            if name != "env_steps" and isinstance(value, (int, float)) and value is not None:
-                self.tensorboard.add_scalar(name, value, step)
-        self.tensorboard.flush()
 
     def close(self) -> None:
         self.jsonl.close()
-        self.tensorboard.close()
+        for writer in self._tensorboard.values():
+            writer.close()
 
 
 def plot_learning_curve(run_dir: Path, title: str = "") -> Path | None:
-    """learning_curve.png: eval return (mean +- std) vs env steps and vs wall seconds."""
-    rows = [r for r in read_metrics(run_dir) if r.get("eval_return_mean") is not None]
-    if not rows:
+    """learning_curve.png: eval return vs env steps and vs wall seconds. One seed: mean ± std
+    over the evaluation's episodes. Several: every seed thin, their median bold, the band
+    between the lowest and the highest seed."""
+    seeds = {seed: [r for r in rows if r.get("eval_return_mean") is not None]
+             for seed, rows in rows_by_seed(read_metrics(run_dir)).items()}
+    seeds = {seed: rows for seed, rows in seeds.items() if rows}
+    if not seeds:
         return None
-    steps = [r["env_steps"] for r in rows]
-    walls = [r["wall_s"] for r in rows]
-    means = [r["eval_return_mean"] for r in rows]
-    stds = [r.get("eval_return_std") or 0.0 for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    for ax, xs, label in ((axes[0], steps, "env steps"), (axes[1], walls, "wall-clock seconds (compile included)")):
-        ax.plot(xs, means, marker="o", ms=3)
-        ax.fill_between(xs, [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)], alpha=0.25)
+    for ax, x_name, label in ((axes[0], "env_steps", "env steps"),
+                              (axes[1], "wall_s", "wall-clock seconds (compile included)")):
+        if len(seeds) == 1:
+            (rows,) = seeds.values()
+            xs = [r[x_name] for r in rows]
+            means = np.array([r["eval_return_mean"] for r in rows])
+            stds = np.array([r.get("eval_return_std") or 0.0 for r in rows])
+            ax.plot(xs, means, marker="o", ms=3)
+            ax.fill_between(xs, means - stds, means + stds, alpha=0.25)
+        else:
+            for rows in seeds.values():
+                ax.plot([r[x_name] for r in rows], [r["eval_return_mean"] for r in rows], lw=0.8, alpha=0.45)
+            length = min(len(rows) for rows in seeds.values())  # evaluations every seed has made
+            table = np.array([[r["eval_return_mean"] for r in rows[:length]] for rows in seeds.values()])
+            xs = np.median([[r[x_name] for r in rows[:length]] for rows in seeds.values()], axis=0)
+            ax.plot(xs, np.median(table, axis=0), color="black", lw=2, label=f"median of {len(seeds)} seeds")
+            ax.fill_between(xs, table.min(axis=0), table.max(axis=0), color="gray", alpha=0.2, label="min..max")
+            ax.legend(fontsize=8, loc="lower right")
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("eval return (mean ± std)")
+    axes[0].set_ylabel("eval return (mean ± std)" if len(seeds) == 1 else "eval return (mean per seed)")
     fig.suptitle(title or f"learning curve: {Path(run_dir).name}")
     fig.tight_layout()
     path = Path(run_dir) / "learning_curve.png"

@@ -28,7 +28,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from agent.algorithm.iteration import Agent, to_host
+from agent.algorithm.iteration import Agent, seed_slice, to_host
 from agent.config import TrainConfig, load_config, save_config, validate
 from agent.host.checkpoint import Checkpoints
 from agent.host.gym_eval import GYMNASIUM_IDS, evaluate_on_gymnasium
@@ -49,6 +49,10 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclass
 class RunResult:
+    """Where a run ended. With several seeds, final_eval_mean is the median over seeds of each
+    seed's mean return and final_eval_std the spread (std) of those means; final_eval_means
+    lists them per seed. state holds every seed (leading [S] axis)."""
+
     run_dir: Path
     env_steps: int
     updates: int
@@ -57,11 +61,18 @@ class RunResult:
     gymnasium_eval_mean: float | None
     stopped_early: str | None  # "signal", "target" or None
     wall_s: float
-    state: object = None  # the final TrainState (device arrays)
+    state: object = None  # the final TrainState (device arrays, [S, ...])
+    final_eval_means: list[float] | None = None
+
+
+def seeds_label(config: TrainConfig) -> str:
+    """'s3' for one seed, 's0-7' for eight."""
+    last = config.seed + config.seeds - 1
+    return f"s{config.seed}" if config.seeds == 1 else f"s{config.seed}-{last}"
 
 
 def default_run_dir(config: TrainConfig) -> Path:
-    return Path("runs") / f"{config.env}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return Path("runs") / f"{config.env}-{seeds_label(config)}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 class _StopFlag:
@@ -121,9 +132,18 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
         return _run(config, run_dir, resume is not None, quiet, max_iterations)
 
 
+def _eval_summary(returns: np.ndarray) -> tuple[float, float]:
+    """[S, episodes] returns -> (the median over seeds of each seed's mean, and for one seed the std over
+    its episodes, for several the std of the seeds' means)."""
+    means = returns.mean(axis=1)
+    spread = returns[0].std() if len(means) == 1 else means.std()
+    return float(np.median(means)), float(spread)
+
+
 def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_iterations: int | None) -> RunResult:
     """The training loop of `train`, with the run folder locked and its config saved."""
     agent = Agent(config)
+    seeds = agent.seeds
     checkpoints = Checkpoints(run_dir, keep=config.keep_checkpoints)
     state = agent.init()
     wall_offset, next_eval, next_ckpt = 0.0, config.eval.every_env_steps, config.checkpoint_every_env_steps
@@ -138,27 +158,26 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
     recorder = Recorder(run_dir, after_step=restored_step if resuming else None)
     start = time.perf_counter()
     wall = lambda: wall_offset + time.perf_counter() - start
-    eval_key = jax.random.PRNGKey(config.seed + 10_000)
-    last_eval: tuple[float, float] | None = None
+    last_eval: np.ndarray | None = None  # [S, episodes] returns of the latest evaluation
     stopped = None
     result_gym = None
-    env_steps = int(state.env_steps)
+    env_steps = int(state.env_steps[0])
+    title = f"{config.env}, seed {seeds[0]}" if len(seeds) == 1 else f"{config.env}, seeds {seeds[0]}-{seeds[-1]}"
 
     def host_counters():
         return {"wall_s": wall(), "next_eval": next_eval, "next_checkpoint": next_ckpt}
 
-    def run_eval(state, env_steps):
-        returns = np.asarray(agent.evaluate(state.learner.params, jax.random.fold_in(eval_key, env_steps),
-                                            episodes=config.eval.episodes,
-                                            num_simulations=config.eval.num_simulations))
-        return float(returns.mean()), float(returns.std())
+    def per_seed(common: dict, values: dict) -> list[dict]:
+        """One row per seed: the common fields, then each seed's entry of every [S] list."""
+        return [{**common, "seed": seed, **{name: value[i] for name, value in values.items()}}
+                for i, seed in enumerate(seeds)]
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[rate]:>7.0f} env steps/s"),
                         TextColumn("eval {task.fields[eval]}"), TextColumn("loss {task.fields[loss]}"),
                         TimeElapsedColumn(), disable=quiet)
     with _StopFlag() as stop, progress:
-        task = progress.add_task(f"{config.env} s{config.seed}", total=config.total_env_steps,
+        task = progress.add_task(f"{config.env} {seeds_label(config)}", total=config.total_env_steps,
                                  completed=env_steps, rate=0.0, eval="-", loss="-")
         iterations, rate_clock, rate_steps = 0, time.perf_counter(), env_steps
         compile_s = None
@@ -168,47 +187,56 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             metrics = to_host(metrics)
             if compile_s is None:
                 compile_s = time.perf_counter() - t0  # first call: compile + one iteration
-                rate_clock, rate_steps = time.perf_counter(), int(state.env_steps)  # steps/s after compile
+                rate_clock, rate_steps = time.perf_counter(), int(state.env_steps[0])  # steps/s after compile
             iterations += 1
-            env_steps = int(state.env_steps)
-            if metrics["nonfinite_search_values"] or not math.isfinite(metrics["loss"]):
-                recorder.write({"env_steps": env_steps, "updates": int(state.learner.updates), "wall_s": wall(),
-                                **metrics})
+            env_steps = int(state.env_steps[0])
+            common = {"env_steps": env_steps, "updates": int(state.learner.updates[0]), "wall_s": wall()}
+            bad_search = [s for s, n in zip(seeds, metrics["nonfinite_search_values"]) if n]
+            bad_loss = [s for s, loss in zip(seeds, metrics["loss"]) if not math.isfinite(loss)]
+            if bad_search or bad_loss:
+                recorder.write(per_seed(common, metrics))
                 recorder.close()
                 checkpoints.close()
                 kept = (f"stopped without saving this state. The last good checkpoint is in "
                         f"{checkpoints.directory} (step {checkpoints.latest_step()}).")
-                if metrics["nonfinite_search_values"]:
+                if bad_search:
+                    places = sum(metrics["nonfinite_search_values"])
                     raise NonFiniteLossError(
-                        f"the objective {agent.objective} gave NaN or inf at {metrics['nonfinite_search_values']} "
-                        f"places of the acting searches before env step {env_steps}; {kept} A hand value or reward "
-                        f"must be finite on every state (search.check_value_fn tries one on sample states).")
+                        f"the objective {agent.objective} gave NaN or inf at {places} places of the acting "
+                        f"searches before env step {env_steps} (seed {', '.join(map(str, bad_search))}); {kept} "
+                        f"A hand value or reward must be finite on every state (search.check_value_fn tries one "
+                        f"on sample states).")
+                loss = metrics["loss"][seeds.index(bad_loss[0])]
                 raise NonFiniteLossError(
-                    f"loss is {metrics['loss']} at env step {env_steps}; {kept} "
+                    f"loss is {loss} at env step {env_steps} (seed {', '.join(map(str, bad_loss))}); {kept} "
                     f"Try a lower --optim.learning-rate or --optim.max-grad-norm.")
-            row = {"env_steps": env_steps, "updates": int(state.learner.updates), "wall_s": wall(), **metrics,
-                   **device_memory()}
-            if metrics["episodes_finished"]:
-                row["train_return_mean"] = metrics["train_return_sum"] / metrics["episodes_finished"]
-            if iterations == 1:
-                row["compile_s"] = compile_s
+            values = {**metrics}
+            values["train_return_mean"] = [total / count if count else None for total, count in
+                                           zip(metrics["train_return_sum"], metrics["episodes_finished"])]
+            extra = {**device_memory(), **({"compile_s": compile_s} if iterations == 1 else {})}
             evaluated = env_steps >= next_eval or env_steps >= config.total_env_steps
             if evaluated:
                 while next_eval <= env_steps:
                     next_eval += config.eval.every_env_steps
-                last_eval = run_eval(state, env_steps)
-                row["eval_return_mean"], row["eval_return_std"] = last_eval
-                progress.update(task, eval=f"{last_eval[0]:.1f}")
+                last_eval = np.asarray(agent.evaluate(state.learner.params, agent.eval_keys(env_steps),
+                                                      episodes=config.eval.episodes,
+                                                      num_simulations=config.eval.num_simulations))
+                values["eval_return_mean"] = last_eval.mean(axis=1).tolist()
+                values["eval_return_std"] = last_eval.std(axis=1).tolist()
+                median, _ = _eval_summary(last_eval)
+                low, high = last_eval.mean(axis=1).min(), last_eval.mean(axis=1).max()
+                progress.update(task, eval=f"{median:.1f}" if len(seeds) == 1 else
+                                f"{median:.1f} (median; {low:.0f}..{high:.0f})")
             if evaluated or iterations == 1 or iterations % config.log_every_iterations == 0:
-                recorder.write(row)
+                recorder.write(per_seed({**common, **extra}, values))
             now = time.perf_counter()
-            progress.update(task, completed=env_steps, loss=f"{metrics['loss']:.3f}",
+            progress.update(task, completed=env_steps, loss=f"{np.median(metrics['loss']):.3f}",
                             rate=(env_steps - rate_steps) / max(now - rate_clock, 1e-9))
             if evaluated:
-                plot_learning_curve(run_dir, f"{config.env}, seed {config.seed}")
+                plot_learning_curve(run_dir, title)
             target = config.eval.stop_at_return
-            if evaluated and target is not None and last_eval[0] >= target:
-                stopped = "target"
+            if evaluated and target is not None and bool(np.all(last_eval.mean(axis=1) >= target)):
+                stopped = "target"  # every seed's latest evaluation reached it
             if stop.signal_name:
                 stopped = "signal"
             if env_steps >= next_ckpt or stopped or (max_iterations and iterations >= max_iterations):
@@ -221,19 +249,22 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
         if done and checkpoints.latest_step() != env_steps:
             checkpoints.save(env_steps, state, host_counters())
     if done and config.eval_on_gymnasium and agent.env.name in GYMNASIUM_IDS:
-        gym_returns = evaluate_on_gymnasium(agent, state.learner.params, episodes=config.eval.episodes,
-                                            num_simulations=config.eval.num_simulations, seed=config.seed)
-        result_gym = float(gym_returns.mean())
-        recorder.write({"env_steps": env_steps, "updates": int(state.learner.updates), "wall_s": wall(),
-                        "gymnasium_eval_return_mean": result_gym,
-                        "gymnasium_eval_return_std": float(gym_returns.std())})
+        gym_returns = np.stack([
+            evaluate_on_gymnasium(agent, seed_slice(state.learner.params, i), episodes=config.eval.episodes,
+                                  num_simulations=config.eval.num_simulations, seed=seed)
+            for i, seed in enumerate(seeds)])
+        result_gym = _eval_summary(gym_returns)[0]
+        recorder.write(per_seed({"env_steps": env_steps, "updates": int(state.learner.updates[0]), "wall_s": wall()},
+                                {"gymnasium_eval_return_mean": gym_returns.mean(axis=1).tolist(),
+                                 "gymnasium_eval_return_std": gym_returns.std(axis=1).tolist()}))
     recorder.close()
     checkpoints.close()
-    plot_learning_curve(run_dir, f"{config.env}, seed {config.seed}")
+    plot_learning_curve(run_dir, title)
     if stop.signal_name and not quiet:
         print(f"stopped by {stop.signal_name}; saved at env step {env_steps}. Continue with: "
               f"python train.py --resume {run_dir}")
-    return RunResult(run_dir=run_dir, env_steps=env_steps, updates=int(state.learner.updates),
-                     final_eval_mean=last_eval[0] if last_eval else None,
-                     final_eval_std=last_eval[1] if last_eval else None,
-                     gymnasium_eval_mean=result_gym, stopped_early=stopped, wall_s=wall(), state=state)
+    summary = _eval_summary(last_eval) if last_eval is not None else (None, None)
+    return RunResult(run_dir=run_dir, env_steps=env_steps, updates=int(state.learner.updates[0]),
+                     final_eval_mean=summary[0], final_eval_std=summary[1],
+                     gymnasium_eval_mean=result_gym, stopped_early=stopped, wall_s=wall(), state=state,
+                     final_eval_means=None if last_eval is None else last_eval.mean(axis=1).tolist())

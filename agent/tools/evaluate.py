@@ -24,9 +24,11 @@ from search.models import SimulatorModel
 
 
 def evaluate_run(run_dir: str | Path, *, value: str = "learned", model: str = "learned", episodes: int = 20,
-                 num_simulations: int | None = None, blend: float = 1.0, seed: int = 0) -> np.ndarray:
-    """[episodes] returns of a saved run's agent under the named objective and model."""
-    agent, params = load_run(run_dir)
+                 num_simulations: int | None = None, blend: float = 1.0, seed: int = 0,
+                 run_seed: int | None = None) -> np.ndarray:
+    """[episodes] returns of a saved run's agent (seed number `run_seed` of a multi-seed run;
+    None: its first) under the named objective and model."""
+    agent, params = load_run(run_dir, run_seed)
     objective = make_objective(agent.env.name, value, agent.config.discount, blend)
     if model == "simulator":
         world = SimulatorModel(agent.env)
@@ -57,11 +59,14 @@ class Args:
     """Simulations per search (default: the run's eval setting)."""
     seed: int = 0
     """Seed of the evaluation episodes."""
+    run_seed: int | None = None
+    """Which trained seed of a multi-seed run (--seeds) to evaluate (default: its first)."""
 
 
 def main(args: Args) -> None:
     returns = evaluate_run(args.run, value=args.value, model=args.model, episodes=args.episodes,
-                           num_simulations=args.num_simulations, blend=args.blend, seed=args.seed)
+                           num_simulations=args.num_simulations, blend=args.blend, seed=args.seed,
+                           run_seed=args.run_seed)
     print(f"{args.run}: value={args.value} model={args.model}: return {returns.mean():.1f} ± {returns.std():.1f} "
           f"over {args.episodes} episodes")
 

@@ -110,9 +110,12 @@ def plot_values(records: dict, path: Path, hand_name: str) -> None:
 
 
 def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes: int = 8,
-                max_steps: int | None = None, num_simulations: int | None = None, seed: int = 0) -> dict:
+                max_steps: int | None = None, num_simulations: int | None = None, seed: int = 0,
+                run_seed: int | None = None) -> dict:
+    """Writes RUN/inspect/ (report.json, report.md, the tree, values.png) for seed number
+    `run_seed` of the run (None: its first) and returns the report."""
     run_dir = Path(run_dir)
-    agent, params = load_run(run_dir)
+    agent, params = load_run(run_dir, run_seed)
     names = list(envs.hand_values(agent.env.name))
     if hand_value is None:
         if not names:
@@ -165,11 +168,15 @@ class Args:
     num_simulations: int | None = None
     """Simulations per search (default: the run's eval setting)."""
     seed: int = 0
+    """Seed of the inspected episodes."""
+    run_seed: int | None = None
+    """Which trained seed of a multi-seed run (--seeds) to inspect (default: its first)."""
 
 
 def main(args: Args) -> None:
     report = inspect_run(args.run, hand_value=args.hand_value, episodes=args.episodes, max_steps=args.max_steps,
-                         num_simulations=args.num_simulations, seed=args.seed)
+                         num_simulations=args.num_simulations, seed=args.seed,
+                         run_seed=args.run_seed)
     print((Path(args.run) / "inspect" / "report.md").read_text())
     print("files:", ", ".join(report["tree_files"] + ["values.png", "report.json"]))
 

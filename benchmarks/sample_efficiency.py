@@ -1,0 +1,226 @@
+"""What limits sample efficiency on CartPole-v1: one knob changed at a time, 8 seeds each.
+
+    python -m benchmarks.sample_efficiency                       # every variant, 8 seeds, 3,000 env steps
+    python -m benchmarks.sample_efficiency --variants default td5 --env-steps 2000
+    python -m benchmarks.sample_efficiency --list                # the variants and what each changes
+
+Each variant is one training run of all its seeds together (`--seeds`, vmapped in one compiled
+program), evaluated with 20 greedy-search episodes every `--eval-every` env steps and never
+stopped early. Per seed: the env steps and wall seconds to the first evaluation >= 475 and
+the fraction of its later evaluations that stay >= 475. Per variant: the median and the worst
+seed, and how many seeds never get there (the worst is then "never").
+
+Wall seconds are those of the vmapped run (all its seeds at once, compilation included); they
+compare variants with each other, not with a single-seed `python train.py`.
+
+Writes benchmarks/results/NAME.{json,md,png}; the runs stay in --runs-dir (a finished one is
+reused by a rerun, a stopped one resumed).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import tyro
+
+from agent.config import TrainConfig, preset
+from agent.host.records import read_metrics, rows_by_seed
+from benchmarks.provenance import RESULTS, cpu_model, write_results
+from benchmarks.runs import train_or_reuse
+
+SOLVED = 475.0
+
+
+def _loss(**changes) -> Callable[[TrainConfig], TrainConfig]:
+    return lambda c: replace(c, loss=replace(c.loss, **changes))
+
+
+def _planner(**changes) -> Callable[[TrainConfig], TrainConfig]:
+    return lambda c: replace(c, planner=replace(c.planner, **changes))
+
+
+def _network(**changes) -> Callable[[TrainConfig], TrainConfig]:
+    return lambda c: replace(c, network=replace(c.network, **changes))
+
+
+def _replay(**changes) -> Callable[[TrainConfig], TrainConfig]:
+    return lambda c: replace(c, replay=replace(c.replay, **changes))
+
+
+def _optim(**changes) -> Callable[[TrainConfig], TrainConfig]:
+    return lambda c: replace(c, optim=replace(c.optim, **changes))
+
+
+# name -> (what it changes against the default preset, the change)
+VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
+    "default": ("the default preset", lambda c: c),
+    "td5": ("TD horizon 5 (default 10)", _loss(td_steps=5)),
+    "consistency": ("SimSiam consistency loss, weight 2 (default off)", _loss(consistency_weight=2.0)),
+    "gumbel_0.5": ("acting Gumbel noise scale 0.5 (default 1)", _planner(gumbel_scale=0.5)),
+    "puct_visits": ("acting with PUCT, visit counts sampled at temperature 1 (default Gumbel)",
+                    _planner(policy="muzero")),
+    "width_128": ("hidden width and latent 128 (default 64)", _network(hidden=128, latent=128)),
+    "width_32": ("hidden width and latent 32 (default 64)", _network(hidden=32, latent=32)),
+    "constant_lr": ("constant learning rate after warm-up (default cosine decay to 0.1)",
+                    _optim(final_learning_rate_fraction=1.0)),
+    "ratio_1": ("replay ratio 1 from the start (default 4 decaying to 1 over 2,000 env steps)",
+                _replay(replay_ratio_start=1.0)),
+    "ratio_8": ("replay ratio 8 decaying to 1 (default 4)", _replay(replay_ratio_start=8.0)),
+    "sims_25": ("25 simulations while acting (default 16)", _planner(num_simulations=25)),
+    "sims_50": ("50 simulations while acting (default 16)", _planner(num_simulations=50)),
+    "target_25": ("target network copied every 25 updates (default 100)", _loss(target_update_interval=25)),
+    "support_50": ("value support 50 (default 20)", _network(value_support=50)),
+    "discount_0.99": ("discount 0.99 (default 0.997)", lambda c: replace(c, discount=0.99)),
+}
+
+
+@dataclass(frozen=True)
+class Args:
+    """CartPole-v1 sample-efficiency study: one change at a time against the default preset."""
+
+    variants: tuple[str, ...] = tuple(VARIANTS)
+    """Variants to run (python -m benchmarks.sample_efficiency --list shows them)."""
+    seeds: int = 8
+    """Seeds per variant (seeds 0..seeds-1, vmapped in one program)."""
+    env_steps: int = 3_000
+    """Env-step budget of every run."""
+    eval_every: int = 250
+    """Evaluate (20 episodes, greedy search) every this many env steps."""
+    name: str = "sample_efficiency"
+    """Output file stem (NAME.json, NAME.md, NAME.png)."""
+    out_dir: str = str(RESULTS)
+    """Folder for the results."""
+    runs_dir: str = "runs/sample_efficiency"
+    """Where the runs are kept (a finished one is reused)."""
+    list: bool = False
+    """Print the variants and exit."""
+
+
+def variant_config(args: Args, name: str) -> TrainConfig:
+    base = preset("cartpole")
+    base = replace(base, seed=0, seeds=args.seeds, total_env_steps=args.env_steps, eval_on_gymnasium=False,
+                   out=str(Path(args.runs_dir) / name), checkpoint_every_env_steps=args.env_steps,
+                   eval=replace(base.eval, episodes=20, every_env_steps=args.eval_every, stop_at_return=None))
+    return VARIANTS[name][1](base)
+
+
+def seed_outcome(rows: list[dict]) -> dict:
+    """One seed's evaluations -> first env step (and wall s) >= SOLVED, later evaluations staying there."""
+    evals = [r for r in rows if r.get("eval_return_mean") is not None]
+    first = next((i for i, r in enumerate(evals) if r["eval_return_mean"] >= SOLVED), None)
+    later = evals[first + 1:] if first is not None else []
+    return {
+        "first_solved_env_steps": None if first is None else evals[first]["env_steps"],
+        "first_solved_wall_s": None if first is None else round(evals[first]["wall_s"], 1),
+        "later_evals": len(later),
+        "later_evals_solved_fraction": (round(sum(r["eval_return_mean"] >= SOLVED for r in later) / len(later), 3)
+                                        if later else None),
+        "final_eval_mean": evals[-1]["eval_return_mean"] if evals else None,
+        "curve": [(r["env_steps"], round(r["wall_s"], 1), round(r["eval_return_mean"], 1)) for r in evals],
+    }
+
+
+def summarize(seeds: list[dict]) -> dict:
+    steps = [s["first_solved_env_steps"] for s in seeds]
+    inf = float("inf")
+    ordered = sorted(x if x is not None else inf for x in steps)
+    median = statistics.median(ordered)
+    stays = [s["later_evals_solved_fraction"] for s in seeds if s["later_evals_solved_fraction"] is not None]
+    walls = sorted(s["first_solved_wall_s"] if s["first_solved_wall_s"] is not None else inf for s in seeds)
+    return {
+        "median_env_steps": None if median == inf else median,
+        "worst_env_steps": None if ordered[-1] == inf else ordered[-1],
+        "never": sum(x is None for x in steps),
+        "median_wall_s": None if statistics.median(walls) == inf else statistics.median(walls),
+        "later_evals_solved_fraction_mean": round(float(np.mean(stays)), 3) if stays else None,
+    }
+
+
+def run_variant(args: Args, name: str) -> dict:
+    config = variant_config(args, name)
+    wall = train_or_reuse(config)
+    per_seed = [{"seed": seed, **seed_outcome(rows)}
+                for seed, rows in rows_by_seed(read_metrics(Path(config.out))).items()]
+    return {"variant": name, "change": VARIANTS[name][0], "run_wall_s": round(wall, 1),
+            "summary": summarize(per_seed), "seeds": per_seed}
+
+
+def _cell(value, unit: str = "") -> str:
+    return "never" if value is None else f"{value:,.0f}{unit}"
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# CartPole-v1 sample efficiency ({report['seeds']} seeds per variant, "
+             f"{report['env_steps']:,} env steps)", "",
+             "First 20-episode greedy evaluation >= 475 (every %d env steps); 'stay' is the mean over seeds of "
+             "the fraction of later evaluations still >= 475." % report["eval_every"], "",
+             "| variant | change | median env steps | worst seed | never | median wall s (all seeds) | stay |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for v in report["variants"]:
+        s = v["summary"]
+        stay = "-" if s["later_evals_solved_fraction_mean"] is None else f"{s['later_evals_solved_fraction_mean']:.2f}"
+        lines.append(f"| {v['variant']} | {v['change']} | {_cell(s['median_env_steps'])} | "
+                     f"{_cell(s['worst_env_steps'])} | {s['never']} | {_cell(s['median_wall_s'])} | {stay} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, path: Path) -> None:
+    variants = report["variants"]
+    cols = min(4, len(variants))
+    rows = -(-len(variants) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), sharex=True, sharey=True, squeeze=False)
+    for ax, v in zip(axes.flat, variants):
+        curves = [np.array(s["curve"]) for s in v["seeds"] if s["curve"]]
+        for c in curves:
+            ax.plot(c[:, 0], c[:, 2], lw=0.7, alpha=0.5)
+        length = min(len(c) for c in curves)
+        ax.plot(curves[0][:length, 0], np.median([c[:length, 2] for c in curves], axis=0), c="black", lw=2)
+        ax.axhline(SOLVED, ls="--", c="gray", lw=1)
+        ax.set_title(v["variant"], fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(variants):]:
+        ax.axis("off")
+    fig.supxlabel("env steps")
+    fig.supylabel("eval return (20 episodes)")
+    fig.suptitle(f"CartPole-v1: each seed (thin) and the median (black) — {cpu_model()}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(args: Args) -> dict | None:
+    if args.list:
+        for name, (change, _) in VARIANTS.items():
+            print(f"{name:16s} {change}")
+        return None
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"error: unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    started = time.perf_counter()
+    variants = []
+    for name in args.variants:
+        variants.append(run_variant(args, name))
+        print(f"{name}: {json.dumps(variants[-1]['summary'])}", flush=True)
+    report = {"benchmark": "CartPole-v1 sample efficiency, one change at a time", "seeds": args.seeds,
+              "env_steps": args.env_steps, "eval_every": args.eval_every, "solved_at": SOLVED,
+              "base_config": dataclasses.asdict(variant_config(args, "default")), "variants": variants}
+    out_dir = Path(args.out_dir)
+    report = write_results(out_dir / f"{args.name}.json", report, args, started)
+    (out_dir / f"{args.name}.md").write_text(markdown(report))
+    plot(report, out_dir / f"{args.name}.png")
+    print(markdown(report))
+    return report
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
