@@ -8,10 +8,23 @@ from agent.host.checkpoint import Checkpoints
 from agent.host.run import train
 
 
+class RunStopped(RuntimeError):
+    """A benchmark's training run was stopped (Ctrl-C, SIGTERM) before its budget: its numbers
+    would describe a shorter run than the benchmark says."""
+
+
+def _finished(result, config) -> float:
+    if result.stopped_early == "signal":
+        raise RunStopped(f"the run in {config.out} was stopped at env step {result.env_steps} of "
+                         f"{config.total_env_steps}; rerun the benchmark to resume it")
+    return result.wall_s
+
+
 def train_or_reuse(config) -> float:
     """Trains `config` into config.out unless a finished run is there (resumes a stopped one),
     so a rerun of a long benchmark redoes nothing that is done. Returns the run's training
-    wall seconds (read from its last checkpoint when reused)."""
+    wall seconds (read from its last checkpoint when reused). Raises RunStopped if a signal
+    stops the run: the benchmark must not summarise a run cut short."""
     out = Path(config.out)
     if (out / "checkpoints").exists():
         checkpoints = Checkpoints(out)
@@ -20,5 +33,5 @@ def train_or_reuse(config) -> float:
         if latest is not None and latest >= config.total_env_steps:
             host = out / "checkpoints" / f"{latest}.json"
             return json.loads(host.read_text()).get("wall_s", 0.0) if host.exists() else 0.0
-        return train(resume=out, quiet=True).wall_s
-    return train(config, quiet=True).wall_s
+        return _finished(train(resume=out, quiet=True), config)
+    return _finished(train(config, quiet=True), config)

@@ -1,6 +1,6 @@
 """What limits sample efficiency on CartPole-v1: one knob changed at a time, 8 seeds each.
 
-    python -m benchmarks.sample_efficiency                       # every variant, 8 seeds, 3,000 env steps
+    python -m benchmarks.sample_efficiency                       # every variant, 8 seeds, 2,000 env steps
     python -m benchmarks.sample_efficiency --variants default td5 --env-steps 2000
     python -m benchmarks.sample_efficiency --list                # the variants and what each changes
 
@@ -61,26 +61,27 @@ def _optim(**changes) -> Callable[[TrainConfig], TrainConfig]:
     return lambda c: replace(c, optim=replace(c.optim, **changes))
 
 
-# name -> (what it changes against the default preset, the change)
+# name -> (what it changes against the CartPole preset, the change)
 VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
-    "default": ("the default preset", lambda c: c),
+    "default": ("the CartPole preset (Gumbel Q scaled by the tree's range, replay ratio 1)", lambda c: c),
+    "previous_default": ("the preset before this study: per-node Q scaling and replay ratio 4 decaying to 1",
+                         lambda c: _planner(gumbel_q_scaling="siblings")(_replay(replay_ratio_start=4.0)(c))),
+    "q_siblings": ("Gumbel Q scaled by the node's children's range (mctx's default)",
+                   _planner(gumbel_q_scaling="siblings")),
+    "ratio_4": ("replay ratio 4 at the start, decaying to 1 over 2,000 env steps", _replay(replay_ratio_start=4.0)),
     "td5": ("TD horizon 5 (default 10)", _loss(td_steps=5)),
-    "consistency": ("SimSiam consistency loss, weight 2 (default off)", _loss(consistency_weight=2.0)),
-    "gumbel_0.5": ("acting Gumbel noise scale 0.5 (default 1)", _planner(gumbel_scale=0.5)),
     "puct_visits": ("acting with PUCT, visit counts sampled at temperature 1 (default Gumbel)",
                     _planner(policy="muzero")),
     "width_128": ("hidden width and latent 128 (default 64)", _network(hidden=128, latent=128)),
-    "width_32": ("hidden width and latent 32 (default 64)", _network(hidden=32, latent=32)),
+    "consistency": ("SimSiam consistency loss, weight 2 (default off)", _loss(consistency_weight=2.0)),
+    "sims_25": ("25 simulations while acting (default 16)", _planner(num_simulations=25)),
+    "discount_0.99": ("discount 0.99 (default 0.997)", lambda c: replace(c, discount=0.99)),
+    "target_25": ("target network copied every 25 updates (default 100)", _loss(target_update_interval=25)),
+    "c_scale_0.02": ("Gumbel c_scale 0.02 (default 0.1): softer search targets", _planner(gumbel_value_scale=0.02)),
     "constant_lr": ("constant learning rate after warm-up (default cosine decay to 0.1)",
                     _optim(final_learning_rate_fraction=1.0)),
-    "ratio_1": ("replay ratio 1 from the start (default 4 decaying to 1 over 2,000 env steps)",
-                _replay(replay_ratio_start=1.0)),
-    "ratio_8": ("replay ratio 8 decaying to 1 (default 4)", _replay(replay_ratio_start=8.0)),
-    "sims_25": ("25 simulations while acting (default 16)", _planner(num_simulations=25)),
-    "sims_50": ("50 simulations while acting (default 16)", _planner(num_simulations=50)),
-    "target_25": ("target network copied every 25 updates (default 100)", _loss(target_update_interval=25)),
     "support_50": ("value support 50 (default 20)", _network(value_support=50)),
-    "discount_0.99": ("discount 0.99 (default 0.997)", lambda c: replace(c, discount=0.99)),
+    "width_32": ("hidden width and latent 32 (default 64)", _network(hidden=32, latent=32)),
 }
 
 
@@ -92,7 +93,7 @@ class Args:
     """Variants to run (python -m benchmarks.sample_efficiency --list shows them)."""
     seeds: int = 8
     """Seeds per variant (seeds 0..seeds-1, vmapped in one program)."""
-    env_steps: int = 3_000
+    env_steps: int = 2_000
     """Env-step budget of every run."""
     eval_every: int = 250
     """Evaluate (20 episodes, greedy search) every this many env steps."""
@@ -208,16 +209,18 @@ def main(args: Args) -> dict | None:
         raise SystemExit(f"error: unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     started = time.perf_counter()
     variants = []
+    out_dir = Path(args.out_dir)
     for name in args.variants:
         variants.append(run_variant(args, name))
         print(f"{name}: {json.dumps(variants[-1]['summary'])}", flush=True)
-    report = {"benchmark": "CartPole-v1 sample efficiency, one change at a time", "seeds": args.seeds,
-              "env_steps": args.env_steps, "eval_every": args.eval_every, "solved_at": SOLVED,
-              "base_config": dataclasses.asdict(variant_config(args, "default")), "variants": variants}
-    out_dir = Path(args.out_dir)
-    report = write_results(out_dir / f"{args.name}.json", report, args, started)
-    (out_dir / f"{args.name}.md").write_text(markdown(report))
-    plot(report, out_dir / f"{args.name}.png")
+        # Written after every variant, so a long study stopped midway keeps what it measured.
+        report = {"benchmark": "CartPole-v1 sample efficiency, one change at a time", "seeds": args.seeds,
+                  "env_steps": args.env_steps, "eval_every": args.eval_every, "solved_at": SOLVED,
+                  "variants_done": f"{len(variants)} of {len(args.variants)}",
+                  "base_config": dataclasses.asdict(variant_config(args, "default")), "variants": variants}
+        report = write_results(out_dir / f"{args.name}.json", report, args, started)
+        (out_dir / f"{args.name}.md").write_text(markdown(report))
+        plot(report, out_dir / f"{args.name}.png")
     print(markdown(report))
     return report
 

@@ -11,6 +11,7 @@ value and wrap the Q-transform so that they can never win the argmax.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from search import puct
 from search.objective import Edge, Leaf, Objective, call_reward_fn, call_value_fn
+from search.qtransforms import completed_by_mix_value_tree_scaled
 
 # The logit mctx gives masked actions (policies._mask_invalid_actions); we use the
 # same marker for interior nodes, so one test finds illegal children everywhere.
@@ -45,6 +47,11 @@ class PlannerConfig:
     """Gumbel: actions sampled at the root for sequential halving."""
     gumbel_scale: float = 1.0
     """Gumbel: noise scale at the root; 0 gives a deterministic (evaluation) search."""
+    gumbel_q_scaling: Literal["siblings", "tree"] = "siblings"
+    """Gumbel: rescale a node's Q-values by the min-max of its children ('siblings', mctx's default) or of
+    every value in the tree ('tree', MuZero's MinMaxStats; see search/qtransforms.py)."""
+    gumbel_value_scale: float = 0.1
+    """Gumbel: c_scale of sigma(q) = (50 + max visits) x c_scale x rescaled q; smaller softens the targets."""
     dirichlet_alpha: float = 0.3
     """PUCT: concentration of the root Dirichlet noise."""
     dirichlet_fraction: float = 0.25
@@ -67,6 +74,8 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.policy must be 'gumbel' or 'muzero', got {self.policy!r}")
         if self.num_simulations < 1:
             raise ValueError(f"PlannerConfig.num_simulations must be >= 1, got {self.num_simulations}")
+        if self.gumbel_q_scaling not in ("siblings", "tree"):
+            raise ValueError(f"PlannerConfig.gumbel_q_scaling must be 'siblings' or 'tree', got {self.gumbel_q_scaling!r}")
         if self.puct_implementation not in ("glasszero", "mctx"):
             raise ValueError(f"PlannerConfig.puct_implementation must be 'glasszero' or 'mctx', "
                              f"got {self.puct_implementation!r}")
@@ -220,7 +229,9 @@ def _search(params, key, root, recurrent_fn, invalid_actions, config: PlannerCon
             num_simulations=config.num_simulations,
             invalid_actions=invalid_actions,
             max_depth=config.max_depth,
-            qtransform=wrap(mctx.qtransform_completed_by_mix_value),
+            qtransform=wrap(functools.partial(
+                completed_by_mix_value_tree_scaled if config.gumbel_q_scaling == "tree"
+                else mctx.qtransform_completed_by_mix_value, value_scale=config.gumbel_value_scale)),
             max_num_considered_actions=config.max_num_considered_actions,
             gumbel_scale=config.gumbel_scale,
         )

@@ -1,6 +1,7 @@
 """The planner: it finds known optima, masks illegal actions everywhere, and obeys the objective."""
 import jax
 import jax.numpy as jnp
+import mctx
 import numpy as np
 import pytest
 from flax import nnx
@@ -185,3 +186,26 @@ def test_glasszero_puct_equals_mctx_muzero_policy(env_name):
     np.testing.assert_array_equal(a.action_weights, b.action_weights)
     np.testing.assert_array_equal(a.tree.children_visits, b.tree.children_visits)
     np.testing.assert_array_equal(a.tree.node_values, b.tree.node_values)
+
+
+def test_tree_scaled_q_values_follow_the_tree_and_match_mctx_when_the_ranges_agree():
+    """search.qtransforms scales a node's completed Q by the min-max over the whole tree: at the
+    root of a bandit searched on the true simulator it equals the hand formula, and it differs
+    from mctx's per-children scaling exactly by the ratio of the two ranges."""
+    env = envs.make("bandit")
+    out, _ = plan_sim(env, search.Objective(value=search.Constant(0.0)), num_simulations=16, gumbel_scale=0.0,
+                      gumbel_q_scaling="tree")
+    tree = jax.tree.map(lambda x: x[0], out.tree)  # unbatched, as mctx calls Q-transforms
+    root = jnp.int32(0)
+    ours = np.asarray(search.qtransforms.completed_by_mix_value_tree_scaled(tree, root))
+    theirs = np.asarray(mctx.qtransform_completed_by_mix_value(tree, root))
+    completed = np.asarray(mctx.qtransform_completed_by_mix_value(tree, root, rescale_values=False, value_scale=1.0,
+                                                                   maxvisit_init=0.0)) / np.max(tree.children_visits[0])
+    values = np.asarray(tree.node_values)[np.asarray(tree.node_visits) > 0]
+    low, high = min(values.min(), completed.min()), max(values.max(), completed.max())
+    scale = (50 + np.max(tree.children_visits[0])) * 0.1
+    np.testing.assert_allclose(ours, scale * (completed - low) / (high - low), rtol=1e-5, atol=1e-6)
+    # Same ordering as mctx; mctx's children-only range stretches the same gaps to [0, 1].
+    siblings = completed.max() - completed.min()
+    np.testing.assert_allclose(ours - ours.min(), (theirs - theirs.min()) * siblings / (high - low), rtol=1e-4,
+                               atol=1e-5)

@@ -71,6 +71,20 @@ def test_truncation_masks_the_unknown_states_after_it():
     np.testing.assert_array_equal(t.policy_mask, [1, 0, 0])
 
 
+def test_a_time_limit_bootstraps_on_the_final_observation():
+    # The step from row 2 hits the time limit; its final observation is worth 50. K=2, n=3.
+    g = 0.5
+    w = window([1.0, 1.0, 1.0, 7.0, 7.0, 7.0], truncated=[2])
+    boot = jnp.full((6,), 100.0)  # row 3 onwards belongs to the next episode: never used here
+    t = n_step_targets(w, boot, unroll_steps=2, td_steps=3, discount=g, truncation_value=jnp.float32(50.0))
+    np.testing.assert_allclose(t.value, [1 + g + g**2 + g**3 * 50, 1 + g + g**2 * 50, 1 + g * 50])
+    np.testing.assert_array_equal(t.value_mask, [1, 1, 1])
+    # A time limit after a termination belongs to another episode: no bootstrap from it.
+    w = window([1.0, 1.0, 1.0, 7.0, 7.0, 7.0], terminated=[0], truncated=[2])
+    t = n_step_targets(w, boot, unroll_steps=2, td_steps=3, discount=g, truncation_value=jnp.float32(50.0))
+    np.testing.assert_allclose(t.value, [1.0, 0.0, 0.0])
+
+
 def test_targets_jit_and_vmap_agree_with_eager():
     w = window([1.0, 2.0, 3.0, 4.0, 5.0], terminated=[3])
     boot = jnp.arange(5.0)

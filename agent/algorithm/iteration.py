@@ -119,7 +119,8 @@ class Agent:
             action=jnp.zeros((config.num_envs,), jnp.int32),
             reward=timestep.reward, terminated=timestep.terminated, truncated=timestep.truncated,
             policy=jnp.zeros((config.num_envs, env.num_actions)),
-            features=jax.vmap(env.features)(env_state), action_mask=timestep.action_mask)
+            features=jax.vmap(env.features)(env_state), action_mask=timestep.action_mask,
+            final_observation=timestep.observation)
         zero = jnp.zeros((), jnp.int32)
         state = TrainState(learner=learner, env_state=env_state, timestep=timestep,
                           replay=replay_lib.init(example, config.replay.capacity_per_env), key=key,
@@ -141,7 +142,7 @@ class Agent:
             observation=ts.observation, action=out.action, reward=next_ts.reward,
             terminated=next_ts.terminated, truncated=next_ts.truncated, policy=out.action_weights,
             features=jax.vmap(env.features)(state.env_state),
-            action_mask=ts.action_mask)
+            action_mask=ts.action_mask, final_observation=next_ts.observation)
         replay = replay_lib.add(state.replay, transition)
         done = next_ts.done
         reset_state, reset_ts = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))
@@ -218,7 +219,7 @@ class Agent:
     def _evaluate(self, params, keys: jax.Array, *, episodes: int, num_simulations: int) -> jax.Array:
         """params [S, ...], keys [S] -> [S, episodes] returns of a greedy search (no Gumbel noise)
         on fresh envs."""
-        planner = greedy_planner(num_simulations)
+        planner = greedy_planner(num_simulations, self.config.planner)
         return jax.vmap(lambda p, key: rollout(self.env, self.model, p, self.objective, planner, key, episodes)[0])(
             params, keys)
 

@@ -27,7 +27,7 @@ from agent.algorithm.replay import (
     update_priorities,
 )
 from agent.algorithm.spec import LearnerSpec
-from agent.algorithm.targets import Targets, n_step_targets
+from agent.algorithm.targets import Targets, first_truncation, n_step_targets
 from agent.config import OptimConfig
 from networks.support import logits_to_scalar
 
@@ -102,7 +102,13 @@ def make_targets(graphdef, spec: LearnerSpec, target_params, windows: Transition
     bootstrap = jnp.zeros(windows.reward.shape)
     bootstrap = bootstrap.at[:, first_bootstrap:].set(
         target_values(graphdef, target_params, windows.observation[:, first_bootstrap:]))
-    return jax.vmap(lambda w, b, h: n_step_targets(w, b, k_steps, n, spec.discount, h))(windows, bootstrap, horizon)
+    if windows.final_observation is None:
+        truncation_value = jnp.zeros((batch,))
+    else:  # one value per window: that of the final observation at its first time limit (if any)
+        final = windows.final_observation[jnp.arange(batch), jax.vmap(first_truncation)(windows)]
+        truncation_value = target_values(graphdef, target_params, final, lead_dims=1)
+    return jax.vmap(lambda w, b, h, v: n_step_targets(w, b, k_steps, n, spec.discount, h, v))(
+        windows, bootstrap, horizon, truncation_value)
 
 
 def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state: LearnerState, replay: Replay,

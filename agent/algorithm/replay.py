@@ -10,10 +10,13 @@ Row i of stream e holds the transition taken from observation i:
 
     observation [O], action [], reward [] (of that action), terminated [],
     truncated [] (the action ended the episode), policy [A] (search weights),
-    features [F], action_mask [A]
+    features [F], action_mask [A], final_observation [O] (the observation the
+    action led to)
 
 After an episode ends, the next row of the stream is the reset observation of
-the next episode.
+the next episode; final_observation keeps the one it ended on, so that a value
+target can bootstrap across a time limit (agent.algorithm.targets). It doubles
+the observations' memory; for the vector and MinAtar envs here that is small.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ class Transition(NamedTuple):
     policy: jax.Array
     features: jax.Array
     action_mask: jax.Array | None = None  # [E, A] legal actions (for reanalyze's searches)
+    final_observation: jax.Array | None = None  # [E, *obs] where the step led (None: not kept)
 
 
 @struct.dataclass

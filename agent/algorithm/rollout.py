@@ -26,9 +26,14 @@ from search.objective import Objective
 from search.planner import PlannerConfig, SearchOutput, plan
 
 
-def greedy_planner(num_simulations: int) -> PlannerConfig:
-    """Evaluation search: Gumbel without root noise, so the best-scored action is taken."""
-    return PlannerConfig(policy="gumbel", num_simulations=num_simulations, gumbel_scale=0.0)
+def greedy_planner(num_simulations: int, like: PlannerConfig | None = None) -> PlannerConfig:
+    """Evaluation search: Gumbel without root noise, so the best-scored action is taken; with
+    `like` (the acting planner), its Gumbel Q-scaling settings, so evaluation scores actions as
+    the agent was trained to."""
+    like = like or PlannerConfig()
+    return PlannerConfig(policy="gumbel", num_simulations=num_simulations, gumbel_scale=0.0,
+                         gumbel_q_scaling=like.gumbel_q_scaling, gumbel_value_scale=like.gumbel_value_scale,
+                         max_depth=like.max_depth)
 
 
 def search_step(model, params, objective: Objective, planner: PlannerConfig, env_state, timestep,

@@ -15,8 +15,14 @@ Past a *termination* the state is absorbing: value and reward targets are 0 and
 count in the loss (the model must learn that falling over ends the rewards).
 Past a *truncation* (time limit) the states are unknown: value, reward, policy
 and feature losses there get weight 0. The value of a step whose n-step window
-crosses a truncation is bootstrapped on nothing (a small, documented bias at the
-500-step limit of CartPole, where nothing the agent does matters anyway).
+crosses a truncation at row t bootstraps on the episode's final observation, which
+the replay keeps beside row t (the next row holds the next episode's first):
+
+    value_k = sum_{i <= t-k} gamma^i r_{k+i}  +  gamma^(t-k+1) v_final      (k <= t < k+n)
+
+Without it the last n states before a time limit would get targets near 1..n
+while states that look the same elsewhere get the full discounted return: the
+value head would be taught that a time limit it cannot see is near.
 """
 from __future__ import annotations
 
@@ -57,14 +63,23 @@ def alive_and_valid(window: Transition) -> tuple[jax.Array, jax.Array]:
     return alive, valid
 
 
+def first_truncation(window: Transition) -> jax.Array:
+    """[] int: the first row of the window whose step hit the time limit (0 if none; check
+    window.truncated at it)."""
+    return jnp.argmax(window.truncated)
+
+
 def n_step_targets(window: Transition, bootstrap_value: jax.Array, unroll_steps: int, td_steps: int,
-                   discount: float, horizon: jax.Array | None = None) -> Targets:
+                   discount: float, horizon: jax.Array | None = None,
+                   truncation_value: jax.Array | float = 0.0) -> Targets:
     """Targets for one window of length K + n + 1.
 
     window: Transition with fields [L, ...], L = unroll_steps + td_steps + 1.
     bootstrap_value: [L] the target network's value of each row's observation.
     horizon: [] int in [1, td_steps], the TD horizon to use (off-policy
       correction); None uses td_steps.
+    truncation_value: [] the target network's value of the final observation of the
+      step at first_truncation(window), if that step hit the time limit (else unused).
     """
     k_steps, n = unroll_steps, td_steps
     horizon = jnp.asarray(n if horizon is None else horizon, jnp.int32)
@@ -73,9 +88,14 @@ def n_step_targets(window: Transition, bootstrap_value: jax.Array, unroll_steps:
     steps = jnp.arange(n)
     discounts = jnp.where(steps < horizon, discount ** steps.astype(jnp.float32), 0.0)
 
+    t = first_truncation(window)
+    truncated_here = window.truncated[t] & (alive[t] > 0)  # a time limit inside row 0's episode
+
     def value_at(k):
         partial = jnp.sum(jax.lax.dynamic_slice(rewards, (k,), (n,)) * discounts)
-        return partial + discount**horizon * bootstrap_value[k + horizon] * alive[k + horizon]
+        crosses = truncated_here & (k <= t) & (t < k + horizon)
+        beyond = jnp.where(crosses, discount ** (t - k + 1).astype(jnp.float32) * truncation_value, 0.0)
+        return partial + discount**horizon * bootstrap_value[k + horizon] * alive[k + horizon] + beyond
 
     ks = jnp.arange(k_steps + 1)
     value = jax.vmap(value_at)(ks)

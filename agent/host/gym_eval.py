@@ -21,7 +21,7 @@ def evaluate_on_gymnasium(agent, params, *, episodes: int, num_simulations: int,
     if gym_id is None:
         raise ValueError(f"no gymnasium counterpart registered for env {agent.env.name!r}; "
                          f"known: {sorted(GYMNASIUM_IDS)}")
-    planner = greedy_planner(num_simulations)
+    planner = greedy_planner(num_simulations, agent.config.planner)
     search = jax.jit(lambda p, key, obs: plan(p, key, obs, model=agent.model, objective=agent.objective,
                                               config=planner).action)
     gym_envs = [gymnasium.make(gym_id) for _ in range(episodes)]

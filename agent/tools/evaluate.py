@@ -36,7 +36,7 @@ def evaluate_run(run_dir: str | Path, *, value: str = "learned", model: str = "l
         world = agent.model
     else:
         raise ValueError(f"--model must be 'learned' or 'simulator', got {model!r}")
-    planner = greedy_planner(num_simulations or agent.config.eval.num_simulations)
+    planner = greedy_planner(num_simulations or agent.config.eval.num_simulations, agent.config.planner)
     fn = jax.jit(lambda p, k: rollout(agent.env, world, p, objective, planner, k, episodes)[0])
     return np.asarray(fn(params, jax.random.PRNGKey(seed)))
 

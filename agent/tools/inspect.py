@@ -36,7 +36,7 @@ def collect_trajectories(agent, params, hand_objective, *, episodes: int, max_st
     the actions of both objectives, and the first search's tree.
     """
     env, model = agent.env, agent.model
-    planner = greedy_planner(num_simulations)
+    planner = greedy_planner(num_simulations, agent.config.planner)
     hand_fn = hand_objective.value.fn if hasattr(hand_objective.value, "fn") else None
 
     def record(env_state, ts, own, key):
