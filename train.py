@@ -66,11 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if result.final_eval_mean is not None:
-        print(f"final evaluation: {result.final_eval_mean:.1f} ± {result.final_eval_std:.1f} "
-              f"(mean ± std return over {config.eval.episodes if config else 'the'} episodes) "
-              f"after {result.env_steps} env steps, {result.updates} updates, {result.wall_s:.0f} s")
+        if len(result.final_eval_means) == 1:
+            what = f"mean ± std return over {config.eval.episodes if config else 'the'} episodes"
+        else:
+            what = (f"median over {len(result.final_eval_means)} seeds of their mean returns ± the std of those "
+                    f"means; per seed: {', '.join(f'{m:.0f}' for m in result.final_eval_means)}")
+        print(f"final evaluation: {result.final_eval_mean:.1f} ± {result.final_eval_std:.1f} ({what}) "
+              f"after {result.env_steps} env steps, {result.updates} updates per seed, {result.wall_s:.0f} s")
     if result.gymnasium_eval_mean is not None:
-        print(f"on gymnasium's own env: {result.gymnasium_eval_mean:.1f} mean return")
+        print(f"on gymnasium's own env: {result.gymnasium_eval_mean:.1f} mean return"
+              f"{'' if len(result.final_eval_means or [0]) == 1 else ' (median over seeds)'}")
     print(f"run folder: {result.run_dir}")
     return 0
 

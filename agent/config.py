@@ -124,7 +124,8 @@ class TrainConfig:
     """Random seed: the same seed and config give the same run."""
     seeds: int = 1
     """Seeds trained together in one compiled program (vmapped): seed, seed + 1, ..., seed + seeds - 1.
-    One run folder holds them all; each seed learns exactly as its single-seed run would."""
+    One run folder holds them all; each seed has the keys and schedule of its single-seed run (the
+    batched program may order float sums differently, so long runs drift apart)."""
     out: str = ""
     """Run folder (empty: runs/<env>-s<seed>-<time>)."""
     total_env_steps: int = 5_000

@@ -1,7 +1,7 @@
-"""CartPole-v1 learning curves with the default preset, several seeds.
+"""CartPole-v1 learning curves with the default preset, several seeds in one vmapped run.
 
-    python -m benchmarks.learning_curve                 # 3 seeds, full budget
-    python -m benchmarks.learning_curve --seeds 0 --total-env-steps 1000   # a quick look
+    python -m benchmarks.learning_curve                 # 8 seeds, full budget
+    python -m benchmarks.learning_curve --seeds 2 --total-env-steps 1000   # a quick look
 
 Writes benchmarks/results/cartpole_cpu.json (per seed: env steps and wall
 seconds, compile included, to the first 20-episode evaluation >= 195 and
@@ -23,17 +23,18 @@ import matplotlib.pyplot as plt
 import tyro
 
 from agent.config import preset
-from agent.host.records import read_metrics
+from agent.host.records import read_metrics, rows_by_seed
 from agent.host.run import train
 from benchmarks.provenance import RESULTS, cpu_model, write_results
+from benchmarks.runs import _finished
 
 
 @dataclass(frozen=True)
 class Args:
     """Learning-curve benchmark."""
 
-    seeds: tuple[int, ...] = (0, 1, 2)
-    """Seeds to run, one after another."""
+    seeds: int = 8
+    """Seeds 0..seeds-1, trained together (vmapped) in one run."""
     total_env_steps: int = 5_000
     """Env-step budget of each run."""
     eval_every: int = 250
@@ -53,34 +54,32 @@ def first_reaching(rows: list[dict], threshold: float) -> dict | None:
     return None
 
 
-def run_config(args: Args, seed: int, out_root: Path):
-    """The default preset at this budget, evaluated every `eval_every` steps, never stopping early."""
+def run_config(args: Args, out_root: Path):
+    """The default preset at this budget, all seeds in one run, evaluated every `eval_every`
+    steps, never stopping early."""
     base = preset("cartpole")
     return dataclasses.replace(
-        base, seed=seed, total_env_steps=args.total_env_steps, out=str(out_root / f"seed{seed}"),
+        base, seed=0, seeds=args.seeds, total_env_steps=args.total_env_steps, out=str(out_root / "seeds"),
         eval=dataclasses.replace(base.eval, every_env_steps=args.eval_every, stop_at_return=None),
         eval_on_gymnasium=True)
 
 
-def run_seed(args: Args, seed: int, out_root: Path) -> dict:
-    config = run_config(args, seed, out_root)
-    result = train(config)
-    rows = read_metrics(Path(config.out))
-    curve = [(r["env_steps"], r["wall_s"], r["eval_return_mean"], r["eval_return_std"])
-             for r in rows if r.get("eval_return_mean") is not None]
+def per_seed_results(seed: int, rows: list[dict]) -> dict:
+    evals = [r for r in rows if r.get("eval_return_mean") is not None]
+    gym = [r for r in rows if r.get("gymnasium_eval_return_mean") is not None]
     compile_s = next((r["compile_s"] for r in rows if "compile_s" in r), None)
     return {
         "seed": seed,
         "first_eval_at_least_195": first_reaching(rows, 195.0),
         "first_eval_at_least_475": first_reaching(rows, 475.0),
-        "final_eval_mean": result.final_eval_mean,
-        "final_eval_std": result.final_eval_std,
-        "gymnasium_final_eval_mean": result.gymnasium_eval_mean,
-        "env_steps": result.env_steps,
-        "updates": result.updates,
-        "wall_s": round(result.wall_s, 1),
+        "final_eval_mean": evals[-1]["eval_return_mean"] if evals else None,
+        "final_eval_std": evals[-1]["eval_return_std"] if evals else None,
+        "gymnasium_final_eval_mean": gym[-1]["gymnasium_eval_return_mean"] if gym else None,
+        "env_steps": rows[-1]["env_steps"],
+        "updates": rows[-1]["updates"],
+        "wall_s": round(rows[-1]["wall_s"], 1),
         "first_iteration_s_including_compile": compile_s,
-        "curve": curve,
+        "curve": [(r["env_steps"], r["wall_s"], r["eval_return_mean"], r["eval_return_std"]) for r in evals],
     }
 
 
@@ -120,11 +119,14 @@ def main(args: Args) -> dict:
     runs = Path(args.runs_dir)
     if runs.exists() and any(runs.iterdir()):
         raise FileExistsError(f"{runs} is not empty; remove it or pass --runs-dir")
-    per_seed = [run_seed(args, seed, runs) for seed in args.seeds]
+    config = run_config(args, runs)
+    _finished(train(config), config)  # a run cut short by a signal is not summarised
+    per_seed = [per_seed_results(seed, rows) for seed, rows in rows_by_seed(read_metrics(Path(config.out))).items()]
     report = {
-        "benchmark": "CartPole-v1, default preset (python train.py)",
+        "benchmark": "CartPole-v1, default preset (python train.py), seeds vmapped in one run",
         "eval": "20 episodes, greedy Gumbel search, every %d env steps" % args.eval_every,
-        "train_config": dataclasses.asdict(run_config(args, args.seeds[0], runs)),
+        "wall_clock": "of the whole vmapped run (all seeds at once), compilation and evaluations included",
+        "train_config": dataclasses.asdict(config),
         "summary": {">=195": summarize(per_seed, "first_eval_at_least_195"),
                     ">=475": summarize(per_seed, "first_eval_at_least_475")},
         "seeds": per_seed,

@@ -73,7 +73,8 @@ def run_both_protocols(args: Args) -> dict:
                 next_steps += 250
             schedules.append(("our_protocol", 20))
         for protocol, episodes in schedules:
-            returns = np.asarray(agent.evaluate(state.learner.params, agent.eval_keys(env_steps), episodes=episodes,
+            keys = agent.eval_keys(env_steps + (10**9 if protocol == "lightzero_protocol" else 0))  # own episodes
+            returns = np.asarray(agent.evaluate(state.learner.params, keys, episodes=episodes,
                                                 num_simulations=config.eval.num_simulations))
             wall = time.perf_counter() - start
             for i in range(len(seeds)):

@@ -1,9 +1,9 @@
 """CartPole returns of trained agents under three objectives.
 
-    python -m benchmarks.objectives                   # runs/learning_curve/seed*/ (from benchmarks.learning_curve)
+    python -m benchmarks.objectives                   # every seed of runs/learning_curve/seeds/ (benchmarks.learning_curve)
     python -m benchmarks.objectives --runs a b c      # any run folders
 
-For each trained checkpoint: mean return over `episodes` greedy searches with
+For each trained seed of each run folder: mean return over `episodes` greedy searches with
   learned value   -- the value head, on the learned world model (as trained);
   hand value      -- the 'upright' hand value of the decoded features, on the learned model;
   hand value, true simulator -- the same function of the exact features, on the env's dynamics.
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import tyro
 
+from agent.config import load_config
 from agent.tools.evaluate import evaluate_run
 from benchmarks.provenance import RESULTS, write_results
 
@@ -33,7 +34,7 @@ class Args:
     """Returns of trained CartPole agents under swapped objectives."""
 
     runs: tuple[str, ...] = ()
-    """Run folders (default: runs/learning_curve/seed*)."""
+    """Run folders, every seed of each (default: runs/learning_curve/seeds)."""
     episodes: int = 20
     """Evaluation episodes per run and objective."""
     num_simulations: int = 16
@@ -46,17 +47,21 @@ class Args:
 
 def main(args: Args) -> dict:
     started = time.perf_counter()
-    runs = [Path(r) for r in args.runs] or sorted(Path("runs/learning_curve").glob("seed*"))
+    runs = [Path(r) for r in args.runs] or [p for p in [Path("runs/learning_curve/seeds")] if p.exists()]
     if not runs:
         raise FileNotFoundError("no runs: run `python -m benchmarks.learning_curve` first or pass --runs")
     table = []
     for run in runs:
-        row = {"run": run.name}
-        for label, setting in SETTINGS.items():
-            returns = evaluate_run(run, episodes=args.episodes, num_simulations=args.num_simulations, **setting)
-            row[label] = {"mean": float(returns.mean()), "std": float(returns.std())}
-            print(f"{run.name}: {label}: {returns.mean():.1f} ± {returns.std():.1f}", flush=True)
-        table.append(row)
+        config = load_config(run)
+        for seed in range(config.seed, config.seed + config.seeds):
+            name = f"{run.name} seed {seed}" if len(runs) > 1 else f"seed{seed}"
+            row = {"run": name}
+            for label, setting in SETTINGS.items():
+                returns = evaluate_run(run, episodes=args.episodes, num_simulations=args.num_simulations,
+                                       run_seed=seed, **setting)
+                row[label] = {"mean": float(returns.mean()), "std": float(returns.std())}
+                print(f"{name}: {label}: {returns.mean():.1f} ± {returns.std():.1f}", flush=True)
+            table.append(row)
     report = {"benchmark": "CartPole-v1 return under swapped objectives, trained checkpoints",
               "episodes": args.episodes, "num_simulations": args.num_simulations,
               "run_dirs": [str(r) for r in runs], "runs": table,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from benchmarks import ablation, misgeneralization
 from benchmarks.provenance import RESULTS, ROOT
+from benchmarks.sample_efficiency import table as sample_efficiency_table
 
 README = ROOT / "README.md"
 BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table: (?P=name) -->)", re.S)
@@ -137,7 +138,24 @@ def soak(results: Path) -> str:
     return "\n".join(lines) + "\n\n" + source(r, "soak")
 
 
+def sample_efficiency(results: Path) -> str:
+    r = load(results, "sample_efficiency")
+    return sample_efficiency_table(r) + "\n" + source(r, "sample_efficiency")
+
+
+def seed_batch(results: Path) -> str:
+    r = load(results, "seed_batch_cpu")
+    lines = ["| seeds | env steps/s per seed | env steps/s in total | total vs 1 seed | updates/s per seed | "
+             "compile + first iteration |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {x['seeds']} | {x['env_steps_per_s_per_seed']:,.0f} | {x['env_steps_per_s_total']:,.0f} | "
+              f"{x['total_throughput_vs_first']:.2f}x | {x['updates_per_s_per_seed']:,.0f} | "
+              f"{x['compile_and_first_iteration_s']:.0f} s |" for x in r["rows"]]
+    return "\n".join(lines) + "\n\n" + source(r, "seed_batch_cpu")
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
+    "sample_efficiency": sample_efficiency,
+    "seed_batch_cpu": seed_batch,
     "soak": soak,
     "cartpole_cpu": cartpole_curve,
     "objectives_cartpole": objectives,

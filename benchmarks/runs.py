@@ -14,6 +14,7 @@ class RunStopped(RuntimeError):
 
 
 def _finished(result, config) -> float:
+    """The run's wall seconds; RunStopped if a signal stopped it before its budget."""
     if result.stopped_early == "signal":
         raise RunStopped(f"the run in {config.out} was stopped at env step {result.env_steps} of "
                          f"{config.total_env_steps}; rerun the benchmark to resume it")

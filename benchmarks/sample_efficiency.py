@@ -8,7 +8,8 @@ Each variant is one training run of all its seeds together (`--seeds`, vmapped i
 program), evaluated with 20 greedy-search episodes every `--eval-every` env steps and never
 stopped early. Per seed: the env steps and wall seconds to the first evaluation >= 475 and
 the fraction of its later evaluations that stay >= 475. Per variant: the median and the worst
-seed, and how many seeds never get there (the worst is then "never").
+seed, and how many seeds never get there (the worst is then "never"); "stay" averages the
+later-evaluation fraction over the seeds that reached 475 before their last evaluation.
 
 Wall seconds are those of the vmapped run (all its seeds at once, compilation included); they
 compare variants with each other, not with a single-seed `python train.py`.
@@ -105,6 +106,8 @@ class Args:
     """Where the runs are kept (a finished one is reused)."""
     list: bool = False
     """Print the variants and exit."""
+    render_only: bool = False
+    """Rewrite NAME.md and NAME.png from an existing NAME.json (no training)."""
 
 
 def variant_config(args: Args, name: str) -> TrainConfig:
@@ -160,12 +163,9 @@ def _cell(value, unit: str = "") -> str:
     return "never" if value is None else f"{value:,.0f}{unit}"
 
 
-def markdown(report: dict) -> str:
-    lines = [f"# CartPole-v1 sample efficiency ({report['seeds']} seeds per variant, "
-             f"{report['env_steps']:,} env steps)", "",
-             "First 20-episode greedy evaluation >= 475 (every %d env steps); 'stay' is the mean over seeds of "
-             "the fraction of later evaluations still >= 475." % report["eval_every"], "",
-             "| variant | change | median env steps | worst seed | never | median wall s (all seeds) | stay |",
+def table(report: dict) -> str:
+    """The markdown table of every variant (README shows it too, through benchmarks/readme_tables.py)."""
+    lines = ["| variant | change | median env steps | worst seed | never | median wall s (all seeds) | stay |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for v in report["variants"]:
         s = v["summary"]
@@ -173,6 +173,13 @@ def markdown(report: dict) -> str:
         lines.append(f"| {v['variant']} | {v['change']} | {_cell(s['median_env_steps'])} | "
                      f"{_cell(s['worst_env_steps'])} | {s['never']} | {_cell(s['median_wall_s'])} | {stay} |")
     return "\n".join(lines) + "\n"
+
+
+def markdown(report: dict) -> str:
+    return (f"# CartPole-v1 sample efficiency ({report['seeds']} seeds per variant, {report['env_steps']:,} env steps)"
+            f"\n\nFirst 20-episode greedy evaluation >= 475 (every {report['eval_every']} env steps); 'stay': over "
+            f"the seeds that reached 475 before their last evaluation, the mean fraction of their later evaluations "
+            f"still >= 475.\n\n" + table(report))
 
 
 def plot(report: dict, path: Path) -> None:
@@ -204,12 +211,17 @@ def main(args: Args) -> dict | None:
         for name, (change, _) in VARIANTS.items():
             print(f"{name:16s} {change}")
         return None
+    out_dir = Path(args.out_dir)
+    if args.render_only:
+        report = json.loads((out_dir / f"{args.name}.json").read_text())
+        (out_dir / f"{args.name}.md").write_text(markdown(report))
+        plot(report, out_dir / f"{args.name}.png")
+        return report
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"error: unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     started = time.perf_counter()
     variants = []
-    out_dir = Path(args.out_dir)
     for name in args.variants:
         variants.append(run_variant(args, name))
         print(f"{name}: {json.dumps(variants[-1]['summary'])}", flush=True)

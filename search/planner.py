@@ -74,6 +74,8 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.policy must be 'gumbel' or 'muzero', got {self.policy!r}")
         if self.num_simulations < 1:
             raise ValueError(f"PlannerConfig.num_simulations must be >= 1, got {self.num_simulations}")
+        if self.gumbel_value_scale <= 0:
+            raise ValueError(f"PlannerConfig.gumbel_value_scale must be > 0, got {self.gumbel_value_scale}")
         if self.gumbel_q_scaling not in ("siblings", "tree"):
             raise ValueError(f"PlannerConfig.gumbel_q_scaling must be 'siblings' or 'tree', got {self.gumbel_q_scaling!r}")
         if self.puct_implementation not in ("glasszero", "mctx"):

@@ -6,8 +6,8 @@ completed Q-values by the min and max over *that node's children*. With two acti
 learned value, to exactly 0 and 1, so every search target says "this action, with
 probability ~0.997" and the policy prior is trained on the sign of noise.
 `completed_by_mix_value_tree_scaled` rescales by the min and max over every visited node
-of the tree and the node's completed Q-values (MuZero's MinMaxStats), so a gap counts in
-proportion to how values vary across the tree.
+of the tree and the node's completed Q-values (close to MuZero's MinMaxStats, which tracks
+the Q-values seen in the tree), so a gap counts in proportion to how values vary across it.
 
 Written here, not taken from mctx, because mctx offers only the per-node rescaling; the
 completion (mixed value for unvisited actions) is mctx's own, through its helpers.

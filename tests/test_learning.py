@@ -3,25 +3,29 @@ together (one vmapped program) for 1,000 env steps, each evaluated with 20 greed
 every 250 env steps.
 
 Where the thresholds come from (benchmarks/results/sample_efficiency.json, variant
-"default", 8 seeds on the 2-core CPU): within 1,000 env steps every seed's best evaluation
-was at least WORST_STUDIED and the median seed's MEDIAN_STUDIED. The test asks each of
-seeds 0-3 for PER_SEED (a margin of WORST_STUDIED / PER_SEED on the worst studied seed)
-and their median for MEDIAN (a margin of MEDIAN_STUDIED / MEDIAN). An untrained agent's
-evaluation is about 10-30 and a uniformly random policy's about 22, so passing means the
-agent learnt; the 475 bar itself takes more steps than a CI run can spend (see README).
-XLA's numerics differ between CPUs, so no seed is held to the edge of what it did here.
+"default": 8 seeds on the 2-core CPU, the same config and evaluations): within 1,000 env
+steps the seeds' best evaluations were 157, 203, 292, 309, 414, 439, 449 and 483 (seeds
+0-3: 449, 439, 292, 309). The test asks the median of seeds 0-3 for MEDIAN = 150 (the
+studied median, 361, is 2.4x that; a median under 150 needs two of four seeds below the
+worst one studied) and each seed for PER_SEED = 60 (2.6x under the worst studied seed). An
+agent before any update scores about 10 and a uniformly random policy about 22, so passing
+means the agent learnt. XLA's numerics differ between CPUs, so seeds on another machine are
+fresh draws: no seed is held near the edge of what it did here. The 475 bar itself needs
+more env steps than a CI run can spend (median 1,384, two of eight seeds not within 2,000;
+see README).
 """
 import dataclasses
 
 import numpy as np
 
+from agent.algorithm.iteration import Agent, seed_slice
 from agent.config import preset
+from agent.host.gym_eval import evaluate_on_gymnasium
 from agent.host.records import read_metrics, rows_by_seed
 from agent.host.run import train
 
 BUDGET = 1_000
-WORST_STUDIED, MEDIAN_STUDIED = None, None  # filled from the study below
-PER_SEED, MEDIAN = None, None
+PER_SEED, MEDIAN = 60.0, 150.0
 
 
 def test_four_vmapped_seeds_learn_cartpole_within_1000_env_steps(tmp_path):
@@ -30,9 +34,15 @@ def test_four_vmapped_seeds_learn_cartpole_within_1000_env_steps(tmp_path):
         base, seed=0, seeds=4, total_env_steps=BUDGET, out=str(tmp_path / "run"), eval_on_gymnasium=False,
         checkpoint_every_env_steps=BUDGET,
         eval=dataclasses.replace(base.eval, episodes=20, every_env_steps=250, stop_at_return=None))
-    train(config, quiet=True)
+    result = train(config, quiet=True)
     best = {seed: max(r["eval_return_mean"] for r in rows if r.get("eval_return_mean") is not None)
             for seed, rows in rows_by_seed(read_metrics(tmp_path / "run")).items()}
     assert sorted(best) == [0, 1, 2, 3]
     assert min(best.values()) >= PER_SEED, best
     assert float(np.median(list(best.values()))) >= MEDIAN, best
+    # The best seed's final parameters on gymnasium's own CartPole-v1 (the JAX env is a faithful copy,
+    # tests/test_envs.py): the learnt behaviour carries over through the host adapter.
+    top = int(np.argmax(result.final_eval_means))
+    returns = evaluate_on_gymnasium(Agent(config), seed_slice(result.state.learner.params, top), episodes=8,
+                                    num_simulations=config.eval.num_simulations, seed=1)
+    assert returns.mean() >= PER_SEED, (returns, result.final_eval_means)

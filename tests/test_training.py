@@ -167,7 +167,10 @@ def test_a_multi_seed_run_records_every_seed_and_its_tools_pick_one(tmp_path):
     run = tmp_path / "run"
     config = dataclasses.replace(TINY, seed=5, seeds=2, total_env_steps=24, out=str(run),
                                  eval=dataclasses.replace(TINY.eval, every_env_steps=16))
-    result = train(config, quiet=True)
+    stopped = train(config, quiet=True, max_iterations=3)  # stopped midway, as a kill would
+    assert stopped.env_steps == 12
+    result = train(resume=run, quiet=True)
+    assert result.env_steps == 24
     assert len(result.final_eval_means) == 2 and result.final_eval_mean == np.median(result.final_eval_means)
     rows = read_metrics(run)
     assert {row["seed"] for row in rows} == {5, 6}

@@ -21,7 +21,7 @@ import tyro
 
 import envs
 from agent.algorithm.rollout import greedy_planner, search_step, trajectory
-from agent.host.checkpoint import load_run
+from agent.host.checkpoint import load_run, seed_index
 from agent.objectives import make_objective
 from agent.tools.cli import run
 from search.render import write_tree
@@ -116,6 +116,7 @@ def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes:
     `run_seed` of the run (None: its first) and returns the report."""
     run_dir = Path(run_dir)
     agent, params = load_run(run_dir, run_seed)
+    index = seed_index(agent, run_seed)
     names = list(envs.hand_values(agent.env.name))
     if hand_value is None:
         if not names:
@@ -125,8 +126,9 @@ def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes:
     sims = num_simulations or agent.config.eval.num_simulations
     records = collect_trajectories(agent, params, hand_objective, episodes=episodes,
                                    max_steps=max_steps or agent.env.max_steps, num_simulations=sims, seed=seed)
-    out_dir = run_dir / "inspect"
-    out_dir.mkdir(exist_ok=True)
+    # A multi-seed run keeps one report per inspected seed.
+    out_dir = run_dir / "inspect" if agent.config.seeds == 1 else run_dir / "inspect" / f"seed_{agent.seeds[index]}"
+    out_dir.mkdir(parents=True, exist_ok=True)
     report = {
         "run": str(run_dir),
         "objective": str(agent.objective),
@@ -134,6 +136,7 @@ def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes:
         "model": "learned world model (hand value reads the feature decoder)",
         "num_simulations": sims,
         **summarize(records, agent.env.feature_names),
+        "report_dir": str(out_dir),
     }
     names_a = {"cartpole": ("left", "right"), "chain": ("left", "right", "take")}.get(agent.env.name)
     report["tree_files"] = [str(p) for p in write_tree(records["tree"], out_dir / "tree", action_names=names_a)]
@@ -177,7 +180,7 @@ def main(args: Args) -> None:
     report = inspect_run(args.run, hand_value=args.hand_value, episodes=args.episodes, max_steps=args.max_steps,
                          num_simulations=args.num_simulations, seed=args.seed,
                          run_seed=args.run_seed)
-    print((Path(args.run) / "inspect" / "report.md").read_text())
+    print((Path(report["report_dir"]) / "report.md").read_text())
     print("files:", ", ".join(report["tree_files"] + ["values.png", "report.json"]))
 
 
