@@ -45,10 +45,10 @@ def test_iteration_compiles_once(config):
 
 
 @pytest.mark.parametrize("change,field", [
-    (dict(replay=dataclasses.replace(TINY.replay, batch_size=-1)), "--replay.batch-size -1"),
-    (dict(loss=dataclasses.replace(TINY.loss, unroll_steps=0)), "--loss.unroll-steps 0"),
-    (dict(env="pong"), "--env 'pong'"),
-    (dict(replay=dataclasses.replace(TINY.replay, capacity_per_env=8, batch_size=64)),
+    ({"replay": dataclasses.replace(TINY.replay, batch_size=-1)}, "--replay.batch-size -1"),
+    ({"loss": dataclasses.replace(TINY.loss, unroll_steps=0)}, "--loss.unroll-steps 0"),
+    ({"env": "pong"}, "--env 'pong'"),
+    ({"replay": dataclasses.replace(TINY.replay, capacity_per_env=8, batch_size=64)},
      "--replay.capacity-per-env 8.*smaller than a batch"),
 ])
 def test_invalid_config_names_the_field(change, field):
