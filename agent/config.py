@@ -66,7 +66,15 @@ class LossConfig:
     """EfficientZero's augmentation of pixel observations in the loss: random shift by up to 1 square,
     then intensity x (1 + 0.05 clip(N(0,1), -2, 2)) (agent/algorithm/augment.py). Images only."""
     target_update_interval: int = 100
-    """Copy the online parameters to the target network every this many updates."""
+    """Copy the online parameters to the target network every this many updates (with
+    `target_ema` 0)."""
+    target_ema: float = 0.0
+    """0: hard copies every `target_update_interval` updates. > 0: an exponential moving average
+    instead, target += target_ema x (online - target) after every update (e.g. 0.01)."""
+    bootstrap: str = "target"
+    """What the n-step value target bootstraps on: 'target' (the target network's value of the state
+    n steps later, computed when the window is sampled) or 'search' (the root value the acting search
+    found there, stored in replay, as in the MuZero paper; needs --value learned)."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,7 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 ALGORITHMS = ("muzero", "efficientzero")
+BOOTSTRAPS = ("target", "search")
 # EfficientZero's additions, each switched by config fields (see with_additions).
 ADDITIONS = {
     "value_prefix": "value-prefix LSTM (network.value_prefix_horizon 5)",
@@ -309,6 +318,11 @@ def validate(config: TrainConfig) -> None:
     need(o.learning_rate > 0, "optim.learning-rate", o.learning_rate, "must be > 0")
     need(o.warmup_updates >= 0, "optim.warmup-updates", o.warmup_updates, "must be >= 0")
     need(o.max_grad_norm > 0, "optim.max-grad-norm", o.max_grad_norm, "must be > 0")
+    need(0.0 <= l.target_ema < 1.0, "loss.target-ema", l.target_ema, "must be in [0, 1) (0: hard copies)")
+    need(l.bootstrap in BOOTSTRAPS, "loss.bootstrap", l.bootstrap, f"choose from {', '.join(BOOTSTRAPS)}")
+    need(l.bootstrap != "search" or config.value == "learned", "loss.bootstrap", l.bootstrap,
+         f"'search' bootstraps the value head on the acting search's root values, which with --value "
+         f"{config.value} score the hand value, not the learned one; use --loss.bootstrap target")
     need(l.target_update_interval > 0, "loss.target-update-interval", l.target_update_interval, "must be > 0")
     need(e.episodes > 0, "eval.episodes", e.episodes, "must be > 0")
     need(e.every_env_steps > 0, "eval.every-env-steps", e.every_env_steps, "must be > 0")

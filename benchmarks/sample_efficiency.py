@@ -70,6 +70,10 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "q_siblings": ("Gumbel Q scaled by the node's children's range (mctx's default)",
                    _planner(gumbel_q_scaling="siblings")),
     "ratio_4": ("replay ratio 4 at the start, decaying to 1 over 2,000 env steps", _replay(replay_ratio_start=4.0)),
+    "ratio_0.5": ("replay ratio 0.5: one update per 2 env steps (default 1)",
+                  _replay(replay_ratio=0.5, replay_ratio_start=0.5)),
+    "ratio_0.25": ("replay ratio 0.25: one update per 4 env steps (default 1)",
+                   _replay(replay_ratio=0.25, replay_ratio_start=0.25)),
     "td5": ("TD horizon 5 (default 10)", _loss(td_steps=5)),
     "puct_visits": ("acting with PUCT, visit counts sampled at temperature 1 (default Gumbel)",
                     _planner(policy="muzero")),
@@ -79,6 +83,21 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "discount_0.99": ("discount 0.99 (default 0.997)", lambda c: replace(c, discount=0.99)),
     "target_25": ("target network copied every 25 updates (default 100)", _loss(target_update_interval=25)),
     "c_scale_0.02": ("Gumbel c_scale 0.02 (default 0.1): softer search targets", _planner(gumbel_value_scale=0.02)),
+    "c_scale_0.3": ("Gumbel c_scale 0.3 (default 0.1): sharper search targets", _planner(gumbel_value_scale=0.3)),
+    "gumbel_noise_0.5": ("Gumbel noise scale 0.5 while acting (default 1): less exploration",
+                         _planner(gumbel_scale=0.5)),
+    "bootstrap_search": (("value targets bootstrap on the acting search's stored root value (default: the target "
+                          "network's value at sample time)"), _loss(bootstrap="search")),
+    "target_ema": ("EMA target network, 0.01 per update (default: hard copy every 100 updates)",
+                   _loss(target_ema=0.01)),
+    "lr_1e-3": ("peak learning rate 1e-3 (default 3e-3)", _optim(learning_rate=1e-3)),
+    "sims_50": ("50 simulations while acting (default 16)", _planner(num_simulations=50)),
+    "learn_later": ("learning starts at 512 env steps (128 per env; default 128, 32 per env)",
+                    _replay(min_size_per_env=128)),
+    "no_layer_norm": ("MLPs without LayerNorm (default: LayerNorm after every hidden layer)",
+                      _network(layer_norm=False)),
+    "prioritized": ("prioritized replay (alpha 0.6, beta 0.4 -> 1; default uniform)", _replay(prioritized=True)),
+    "value_weight_1": ("value loss weight 1 (default 0.25)", _loss(value_weight=1.0)),
     "constant_lr": ("constant learning rate after warm-up (default cosine decay to 0.1)",
                     _optim(final_learning_rate_fraction=1.0)),
     "support_50": ("value support 50 (default 20)", _network(value_support=50)),
@@ -108,6 +127,9 @@ class Args:
     """Print the variants and exit."""
     render_only: bool = False
     """Rewrite NAME.md and NAME.png from an existing NAME.json (no training)."""
+    carry_from: str | None = None
+    """An earlier results JSON of this study: its variants measured with the same base config, seeds,
+    budget and evaluation are copied instead of re-run, each marked with the commit it was measured at."""
 
 
 def variant_config(args: Args, name: str) -> TrainConfig:
@@ -150,6 +172,42 @@ def summarize(seeds: list[dict]) -> dict:
     }
 
 
+def _same_config(old: dict, new: dict, defaults: dict) -> bool:
+    """True if `new` equals `old` on every field `old` has, and fields added since keep their
+    defaults (so they reproduce what the code did before they existed)."""
+    for key in old.keys() | new.keys():
+        if key not in new:
+            return False
+        if key not in old:
+            if new[key] != defaults.get(key):
+                return False
+        elif isinstance(old[key], dict) and isinstance(new[key], dict) and isinstance(defaults.get(key), dict):
+            if not _same_config(old[key], new[key], defaults[key]):
+                return False
+        elif old[key] != new[key]:
+            return False
+    return True
+
+
+def carried_variants(args: Args) -> dict[str, dict]:
+    """{variant: result} from --carry-from that this invocation would measure identically."""
+    if args.carry_from is None:
+        return {}
+    old = json.loads(Path(args.carry_from).read_text())
+    new_base = json.loads(json.dumps(dataclasses.asdict(variant_config(args, "default"))))
+    defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
+    for field_name in ("out",):  # where the runs live does not change what they measure
+        new_base.pop(field_name), old["base_config"].pop(field_name, None), defaults.pop(field_name)
+    same = ((old["seeds"], old["env_steps"], old["eval_every"]) == (args.seeds, args.env_steps, args.eval_every)
+            and _same_config(old["base_config"], new_base, defaults))
+    if not same:
+        raise SystemExit(f"error: {args.carry_from} was measured with another base config, seeds, budget or "
+                         f"evaluation; nothing can be carried over from it")
+    commit = old["provenance"].get("commit")
+    return {v["variant"]: {**v, "measured_at_commit": v.get("measured_at_commit", commit)}
+            for v in old["variants"] if v["variant"] in VARIANTS and VARIANTS[v["variant"]][0] == v["change"]}
+
+
 def run_variant(args: Args, name: str) -> dict:
     config = variant_config(args, name)
     wall = train_or_reuse(config)
@@ -179,7 +237,18 @@ def markdown(report: dict) -> str:
     return (f"# CartPole-v1 sample efficiency ({report['seeds']} seeds per variant, {report['env_steps']:,} env steps)"
             f"\n\nFirst 20-episode greedy evaluation >= 475 (every {report['eval_every']} env steps); 'stay': over "
             f"the seeds that reached 475 before their last evaluation, the mean fraction of their later evaluations "
-            f"still >= 475.\n\n" + table(report))
+            f"still >= 475.\n\n" + table(report) + _carried_note(report))
+
+
+def _carried_note(report: dict) -> str:
+    carried = [v for v in report["variants"] if v.get("measured_at_commit")]
+    if not carried:
+        return ""
+    by_commit: dict[str, list[str]] = {}
+    for v in carried:
+        by_commit.setdefault(v["measured_at_commit"][:7], []).append(v["variant"])
+    return "\nCarried over from an earlier run of this study with the same base config (same numbers): " + "; ".join(
+        f"{', '.join(names)} measured at commit {commit}" for commit, names in by_commit.items()) + ".\n"
 
 
 def plot(report: dict, path: Path) -> None:
@@ -221,9 +290,10 @@ def main(args: Args) -> dict | None:
     if unknown:
         raise SystemExit(f"error: unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     started = time.perf_counter()
+    carried = carried_variants(args)
     variants = []
     for name in args.variants:
-        variants.append(run_variant(args, name))
+        variants.append(carried[name] if name in carried else run_variant(args, name))
         print(f"{name}: {json.dumps(variants[-1]['summary'])}", flush=True)
         # Written after every variant, so a long study stopped midway keeps what it measured.
         report = {"benchmark": "CartPole-v1 sample efficiency, one change at a time", "seeds": args.seeds,

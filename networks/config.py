@@ -14,6 +14,9 @@ class NetworkConfig:
     """Size H of the latent state the search plans in."""
     layers: int = 2
     """Hidden layers in each of the representation, dynamics and prediction MLPs."""
+    layer_norm: bool = True
+    """Vector observations: LayerNorm after every hidden Linear of the representation, dynamics and
+    prediction MLPs (False: none; the consistency loss's projection heads keep theirs)."""
     value_support: int = 20
     """Value is a categorical over the integers -S..S in h-space (covers returns up to ~460)."""
     reward_support: int = 5

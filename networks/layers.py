@@ -17,19 +17,21 @@ def min_max_normalize(x: jax.Array, eps: float = 1e-5) -> jax.Array:
 
 
 class MLP(nnx.Module):
-    """`layers` x (Linear -> LayerNorm -> ReLU), then a Linear output layer: [B, in] -> [B, out]."""
+    """`layers` x (Linear -> LayerNorm -> ReLU), then a Linear output layer: [B, in] -> [B, out].
+    layer_norm=False drops the LayerNorms (Linear -> ReLU)."""
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int, *, rngs: nnx.Rngs,
-                 zero_output: bool = False):
+                 zero_output: bool = False, layer_norm: bool = True):
         dims = [in_dim] + [hidden] * layers
         self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(dims[:-1], dims[1:])])
-        self.norms = nnx.List([nnx.LayerNorm(b, rngs=rngs) for b in dims[1:]])
+        self.norms = nnx.List([nnx.LayerNorm(b, rngs=rngs) if layer_norm else None for b in dims[1:]])
         init = nnx.initializers.zeros_init() if zero_output else nnx.initializers.lecun_normal()
         self.out = nnx.Linear(dims[-1], out_dim, kernel_init=init, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         for linear, norm in zip(self.hidden, self.norms):
-            x = nnx.relu(norm(linear(x)))
+            x = linear(x)
+            x = nnx.relu(x if norm is None else norm(x))
         return self.out(x)
 
 

@@ -19,17 +19,18 @@ class MuZeroMLP(MuZeroNetwork):
         # The construction order fixes which random numbers each layer draws: keep it.
         c = config
         self.num_actions = num_actions
-        self.representation = MLP(observation_dim, c.hidden, c.latent, c.layers, rngs=rngs)
-        self.dynamics_trunk = MLP(c.latent + num_actions, c.hidden, c.latent, c.layers, rngs=rngs)
+        norm = c.layer_norm
+        self.representation = MLP(observation_dim, c.hidden, c.latent, c.layers, rngs=rngs, layer_norm=norm)
+        self.dynamics_trunk = MLP(c.latent + num_actions, c.hidden, c.latent, c.layers, rngs=rngs, layer_norm=norm)
         self.value_prefix_horizon = c.value_prefix_horizon
         self.lstm_hidden = c.lstm_hidden
         if c.value_prefix_horizon > 0:
             self.prefix_lstm = nnx.OptimizedLSTMCell(c.latent, c.lstm_hidden, rngs=rngs)
         reward_in = c.lstm_hidden if c.value_prefix_horizon > 0 else c.latent
-        self.reward_head = MLP(reward_in, c.hidden, 2 * c.reward_support + 1, 1, rngs=rngs, zero_output=True)
-        self.policy_head = MLP(c.latent, c.hidden, num_actions, c.layers, rngs=rngs, zero_output=True)
-        self.value_head = MLP(c.latent, c.hidden, 2 * c.value_support + 1, c.layers, rngs=rngs, zero_output=True)
-        self.decoder = MLP(c.latent, c.hidden, num_features, 1, rngs=rngs, zero_output=True)
+        self.reward_head = MLP(reward_in, c.hidden, 2 * c.reward_support + 1, 1, rngs=rngs, zero_output=True, layer_norm=norm)
+        self.policy_head = MLP(c.latent, c.hidden, num_actions, c.layers, rngs=rngs, zero_output=True, layer_norm=norm)
+        self.value_head = MLP(c.latent, c.hidden, 2 * c.value_support + 1, c.layers, rngs=rngs, zero_output=True, layer_norm=norm)
+        self.decoder = MLP(c.latent, c.hidden, num_features, 1, rngs=rngs, zero_output=True, layer_norm=norm)
         # SimSiam heads for EfficientZero's temporal consistency loss.
         self.projection = MLP(c.latent, c.hidden, c.projection, 1, rngs=rngs)
         self.projection_predictor = MLP(c.projection, c.hidden, c.projection, 1, rngs=rngs)

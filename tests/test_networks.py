@@ -13,6 +13,7 @@ from networks import (
     h,
     h_inv,
     logits_to_scalar,
+    make_network,
     scalar_to_probs,
     support,
 )
@@ -73,3 +74,16 @@ def test_count_params_counts_every_scalar():
     # representation: 4*8+8 (+LN 16) + 8*6+6 = 110
     assert count_params(params.representation) == 4 * 8 + 8 + 2 * 8 + 8 * 6 + 6
     assert count_params(params) == sum(np.size(x) for x in jax.tree.leaves(params))
+
+
+def test_mlps_without_layer_norm_have_no_norm_parameters_and_run():
+    def count_norms(config):
+        net = make_network((4,), 2, 4, config, rngs=nnx.Rngs(0))
+        paths = [path for path, _ in nnx.to_flat_state(nnx.state(net, nnx.Param))]
+        # the SimSiam projection heads keep theirs (they serve the consistency loss only)
+        return sum("norms" in path and not path[0].startswith("projection") for path in paths), net
+
+    with_norm, _ = count_norms(NetworkConfig(hidden=8, latent=8))
+    without, net = count_norms(NetworkConfig(hidden=8, latent=8, layer_norm=False))
+    assert with_norm > 0 and without == 0
+    assert net.represent(jnp.ones((3, 4))).shape == (3, 8)

@@ -19,6 +19,7 @@ from agent.host.run import train
 from agent.objectives import make_objective
 from agent.tools.evaluate import evaluate_run
 from agent.tools.inspect import inspect_run
+from search.render import tree_layout
 from tests.conftest import ROOT, TINY
 
 LEAF = search.Leaf(embedding=jnp.zeros((3, 2)), features=jnp.array([[0.0, 4.0], [1.0, 3.0], [2.0, 2.0]]),
@@ -100,14 +101,23 @@ def test_evaluate_plans_with_the_named_objective_on_the_named_model(tiny_run):
 def test_inspect_runs_end_to_end_and_writes_its_outputs(tiny_run):
     report = inspect_run(tiny_run, episodes=2, max_steps=6, num_simulations=2)
     out = tiny_run / "inspect"
-    for name in ("report.json", "report.md", "values.png", "tree.dot"):
-        assert (out / name).stat().st_size > 0, name
+    for name in ("report.json", "report.md", "values.png", "tree.dot", "tree.png", "tree.svg"):
+        assert (out / name).stat().st_size > 0, name  # the pictures need no Graphviz binary
     # The run plans with 'upright' itself, so both greedy searches are one search: they agree everywhere.
     assert report["same_action_rate"] == 1.0
     assert report["states"] == sum(report["episode_lengths"]) and 0 < report["states"] <= 2 * 6
     assert set(report["decoder_mean_abs_error"]) == {"x", "x_dot", "theta", "theta_dot"}
     dot = (out / "tree.dot").read_text()
     assert dot.startswith("digraph") and "root" in dot and "N=" in dot and "Q=" in dot
+    svg = (out / "tree.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+
+
+def test_tree_layout_puts_leaves_in_order_and_parents_over_their_children():
+    # root 0 -> 1, 2; 1 -> 3, 4; 2 is a leaf
+    position = tree_layout({0: [1, 2], 1: [3, 4], 2: [], 3: [], 4: []})
+    assert position[3] == (0.0, 2) and position[4] == (1.0, 2) and position[2] == (2.0, 1)
+    assert position[1] == (0.5, 1) and position[0] == (1.25, 0)
 
 
 def test_evaluate_cli_refuses_a_wrong_value_name_without_a_traceback(tiny_run):

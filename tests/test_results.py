@@ -1,12 +1,15 @@
 """Every committed result traces back to the code that made it, and README's tables are the
 JSON's numbers (benchmarks/readme_tables.py writes them; this checks nobody edited one)."""
+import dataclasses
 import json
 import re
 
 import pytest
 
+from agent.config import preset, save_config
 from benchmarks import readme_tables
 from benchmarks.provenance import RESULTS, ROOT, provenance, write_results
+from benchmarks.runs import OtherConfig, train_or_reuse
 
 RESULT_FILES = sorted(RESULTS.glob("*.json"))
 PROVENANCE_KEYS = {"commit", "dirty", "command", "args", "machine", "versions", "wall_s"}
@@ -47,3 +50,10 @@ def test_provenance_names_commit_command_machine_and_versions(tmp_path):
     assert saved == json.loads(json.dumps(written))
     assert saved["x"] == 1 and saved["provenance"]["args"] == {"flag": True}
     assert set(provenance({}, 0.0)) >= PROVENANCE_KEYS
+
+
+def test_a_benchmark_refuses_to_reuse_a_run_trained_with_another_config(tmp_path):
+    old = dataclasses.replace(preset("chain"), out=str(tmp_path))
+    save_config(tmp_path, old)  # what train.py leaves in a run folder
+    with pytest.raises(OtherConfig, match="discount"):
+        train_or_reuse(dataclasses.replace(old, discount=0.9))

@@ -15,7 +15,7 @@ import pytest
 
 import envs
 from agent.algorithm.iteration import Agent, seed_slice
-from agent.algorithm.learner import reanalyze_policy_targets
+from agent.algorithm.learner import make_targets, reanalyze_policy_targets, update
 from agent.algorithm.replay import sample_windows
 from agent.algorithm.targets import n_step_targets
 from agent.config import (
@@ -180,3 +180,24 @@ def test_a_multi_seed_run_records_every_seed_and_its_tools_pick_one(tmp_path):
     assert evaluate_run(run, episodes=2, num_simulations=2, run_seed=6).shape == (2,)
     with pytest.raises(ValueError, match=r"--run-seed 7: the run trained seeds 5..6"):
         evaluate_run(run, episodes=2, num_simulations=2, run_seed=7)
+
+
+def test_search_bootstrap_reads_the_stored_root_values_and_the_ema_target_moves_partway():
+    config = dataclasses.replace(TINY, loss=dataclasses.replace(TINY.loss, bootstrap="search", target_ema=0.25))
+    agent = Agent(config)
+    state = agent.init()
+    for _ in range(3):
+        state, _ = agent.iteration(state)
+    state = seed_slice(state, 0)
+    assert float(jnp.abs(state.replay.data.root_value).max()) > 0  # the acting searches' values were kept
+    k, n = config.loss.unroll_steps, config.loss.td_steps
+    windows, age = sample_windows(state.replay, jax.random.PRNGKey(0), config.replay.batch_size, k + n + 1)
+    targets = make_targets(agent.graphdef, agent.spec, state.learner.target_params, windows, age, config.num_envs)
+    by_hand = jax.vmap(lambda w: n_step_targets(w, w.root_value.at[:n].set(0.0), k, n, config.discount,
+                                                truncation_value=jnp.float32(0.0)))(windows)
+    no_time_limit = ~windows.truncated.any(axis=1)  # the time limit bootstraps on the target network instead
+    np.testing.assert_allclose(targets.value[no_time_limit], by_hand.value[no_time_limit], rtol=1e-5, atol=1e-5)
+
+    new, _, _ = update(agent.graphdef, agent.tx, agent.spec, state.learner, state.replay, jax.random.PRNGKey(1))
+    expected = jax.tree.map(lambda online, old: old + 0.25 * (online - old), new.params, state.learner.target_params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), new.target_params, expected)

@@ -120,7 +120,8 @@ class Agent:
             reward=timestep.reward, terminated=timestep.terminated, truncated=timestep.truncated,
             policy=jnp.zeros((config.num_envs, env.num_actions)),
             features=jax.vmap(env.features)(env_state), action_mask=timestep.action_mask,
-            final_observation=timestep.observation)
+            final_observation=timestep.observation,
+            root_value=jnp.zeros((config.num_envs,)) if self.spec.bootstrap == "search" else None)
         zero = jnp.zeros((), jnp.int32)
         state = TrainState(learner=learner, env_state=env_state, timestep=timestep,
                           replay=replay_lib.init(example, config.replay.capacity_per_env), key=key,
@@ -142,7 +143,8 @@ class Agent:
             observation=ts.observation, action=out.action, reward=next_ts.reward,
             terminated=next_ts.terminated, truncated=next_ts.truncated, policy=out.action_weights,
             features=jax.vmap(env.features)(state.env_state),
-            action_mask=ts.action_mask, final_observation=next_ts.observation)
+            action_mask=ts.action_mask, final_observation=next_ts.observation,
+            root_value=out.root_value if self.spec.bootstrap == "search" else None)
         replay = replay_lib.add(state.replay, transition)
         done = next_ts.done
         reset_state, reset_ts = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))

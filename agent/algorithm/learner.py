@@ -90,7 +90,9 @@ def sample(spec: LearnerSpec, replay: Replay, key: jax.Array, env_steps: jax.Arr
 
 def make_targets(graphdef, spec: LearnerSpec, target_params, windows: Transition, age: jax.Array,
                  num_envs: int) -> Targets:
-    """n-step targets [B, K+1, ...] bootstrapped on the target network's values."""
+    """n-step targets [B, K+1, ...] bootstrapped on the target network's values, or on the acting
+    search's root values stored in replay (spec.bootstrap 'search'); a time limit always bootstraps
+    on the target network's value of the final observation (no search ran there)."""
     k_steps, n, batch = spec.unroll_steps, spec.td_steps, spec.batch_size
     if spec.off_policy_correction:
         # Rows are steps of every env at once: a row's age in env steps is age x num_envs.
@@ -100,8 +102,11 @@ def make_targets(graphdef, spec: LearnerSpec, target_params, windows: Transition
         horizon = jnp.full((batch,), n, jnp.int32)
         first_bootstrap = n
     bootstrap = jnp.zeros(windows.reward.shape)
-    bootstrap = bootstrap.at[:, first_bootstrap:].set(
-        target_values(graphdef, target_params, windows.observation[:, first_bootstrap:]))
+    if spec.bootstrap == "search":
+        bootstrap = bootstrap.at[:, first_bootstrap:].set(windows.root_value[:, first_bootstrap:])
+    else:
+        bootstrap = bootstrap.at[:, first_bootstrap:].set(
+            target_values(graphdef, target_params, windows.observation[:, first_bootstrap:]))
     if windows.final_observation is None:
         truncation_value = jnp.zeros((batch,))
     else:  # one value per window: that of the final observation at its first time limit (if any)
@@ -148,7 +153,10 @@ def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state:
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     count = state.updates + 1
-    refresh = count % spec.target_update_interval == 0
-    target_params = jax.tree.map(lambda new, old: jnp.where(refresh, new, old), params, state.target_params)
+    if spec.target_ema > 0:
+        target_params = optax.incremental_update(params, state.target_params, spec.target_ema)
+    else:
+        refresh = count % spec.target_update_interval == 0
+        target_params = jax.tree.map(lambda new, old: jnp.where(refresh, new, old), params, state.target_params)
     metrics["grad_norm"] = optax.tree.norm(grads)
     return LearnerState(params, target_params, opt_state, count), replay, metrics

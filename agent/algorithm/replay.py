@@ -39,6 +39,7 @@ class Transition(NamedTuple):
     features: jax.Array
     action_mask: jax.Array | None = None  # [E, A] legal actions (for reanalyze's searches)
     final_observation: jax.Array | None = None  # [E, *obs] where the step led (None: not kept)
+    root_value: jax.Array | None = None  # [E] the acting search's value of `observation` (kept only to bootstrap on)
 
 
 @struct.dataclass

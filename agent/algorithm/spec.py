@@ -34,6 +34,9 @@ class LearnerSpec:
     priority_beta_start: float
     priority_eps: float
     target_update_interval: int
+    target_ema: float
+    bootstrap: str
+    """'target' or 'search' (see LossConfig.bootstrap)."""
     total_env_steps: int
     """The run's length, which the PER beta and off-policy schedules are measured against."""
 
@@ -54,4 +57,5 @@ class LearnerSpec:
             off_policy_correction=loss.off_policy_correction, augmentation=loss.augmentation,
             prioritized=replay.prioritized, priority_alpha=replay.priority_alpha,
             priority_beta_start=replay.priority_beta_start, priority_eps=replay.priority_eps,
-            target_update_interval=loss.target_update_interval, total_env_steps=config.total_env_steps)
+            target_update_interval=loss.target_update_interval, target_ema=loss.target_ema,
+            bootstrap=loss.bootstrap, total_env_steps=config.total_env_steps)

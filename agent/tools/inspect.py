@@ -6,7 +6,7 @@
 Writes RUN/inspect/: report.json and report.md (the objectives, learned vs hand
 value correlation, how often the two objectives choose the same action on the
 same states, the feature decoder's error), values.png (learned vs hand value
-along the trajectories) and tree.dot (+ tree.png with Graphviz) of one search.
+along the trajectories) and tree.dot, tree.png and tree.svg (drawn without Graphviz) of one search.
 """
 from __future__ import annotations
 
