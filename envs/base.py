@@ -69,6 +69,23 @@ class State:
         return jnp.logical_or(self.terminated, self.truncated)
 
 
+class ValueMap(NamedTuple):
+    """A 2-D slice of states to draw an objective's value over (rows top to bottom).
+
+    states: State with leading [rows, cols] axes. open: [rows, cols] bool, the cells that are
+    states at all (False: a wall). x, y: the column and row coordinates (labels). marks:
+    ((row, col, label), ...) cells to label, e.g. the goal.
+    """
+
+    states: Any
+    open: jax.Array
+    x_label: str
+    y_label: str
+    x: tuple
+    y: tuple
+    marks: tuple = ()
+
+
 class Env:
     """Base class: subclasses set the class attributes and the `_` methods.
 
@@ -147,6 +164,12 @@ class Env:
 
     def action_mask(self, state: State) -> jax.Array:
         return self._action_mask(state.inner)
+
+    def value_map(self, state: State) -> ValueMap | None:
+        """A 2-D slice of states around `state` to draw values over (agent.tools.inspect draws the
+        learned and the hand value on it), or None: an env without one gets no value map."""
+        del state
+        return None
 
     def _timestep(self, state: State, reward: jax.Array) -> TimeStep:
         return TimeStep(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from envs.base import Env
+from envs.base import Env, ValueMap
 
 GRAVITY = 9.8
 MASS_CART = 1.0
@@ -44,6 +44,18 @@ class CartPole(Env):
 
     def _reset(self, key):
         return jax.random.uniform(key, (4,), jnp.float32, -0.05, 0.05)
+
+    def value_map(self, state):
+        """The pole's angle (columns) against its angular velocity (rows, fast rightward on top),
+        with the cart at rest at `state`'s position; the angle spans the termination range."""
+        thetas = jnp.linspace(-0.2, 0.2, 17)
+        theta_dots = jnp.linspace(2.0, -2.0, 17)
+        x = state.inner[0]
+        grid = jax.vmap(lambda w: jax.vmap(lambda t: jnp.stack([x, 0.0, t, w]))(thetas))(theta_dots)
+        states = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (17, 17, *jnp.shape(leaf))), state)
+        return ValueMap(states=states.replace(inner=grid), open=jnp.ones((17, 17), bool), x_label="theta (rad)",
+                        y_label="theta_dot (rad/s)", x=tuple(round(float(t), 3) for t in thetas),
+                        y=tuple(round(float(w), 3) for w in theta_dots))
 
     def _step(self, inner, action, key):
         del key  # deterministic dynamics

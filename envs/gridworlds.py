@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from envs.base import Env, State
+from envs.base import Env, State, ValueMap
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 MOVES = jnp.array([[-1, 0], [0, 1], [1, 0], [0, -1]], jnp.int32)  # (d_row, d_col) per action
@@ -191,6 +191,26 @@ class GridWorld(Env):
         row, col = level.agent[0], level.agent[1]
         return jnp.stack([row, col, level.goal[0], level.goal[1],
                           level.goal_distance_map[row, col], level.proxy_distance_map[row, col]]).astype(jnp.float32)
+
+    def value_map(self, state: State) -> ValueMap:
+        """The agent placed on every square of `state`'s level (walls closed), the goal marked G and
+        the proxy squares P: where each objective's value peaks on this level."""
+        level = state.inner
+        rows, cols = jnp.meshgrid(jnp.arange(self.height), jnp.arange(self.width), indexing="ij")
+        squares = jnp.stack([rows, cols], axis=-1).astype(level.agent.dtype)  # [H, W, 2]
+        false = jnp.zeros((), bool)
+        start = state.replace(inner=level.replace(reached_goal=false, visited_proxy=false),
+                              terminated=false, truncated=false)
+
+        def placed(square):
+            return start.replace(inner=start.inner.replace(agent=square))
+
+        states = jax.vmap(jax.vmap(placed))(squares)
+        goal = (int(level.goal[0]), int(level.goal[1]))
+        proxy = [(int(r), int(c)) for r, c in zip(*jnp.nonzero(self.proxy_mask()), strict=True)]
+        marks = tuple((r, c, "P") for r, c in proxy if (r, c) != goal) + ((*goal, "G"),)
+        return ValueMap(states=states, open=~level.walls, x_label="column", y_label="row",
+                        x=tuple(range(self.width)), y=tuple(range(self.height)), marks=marks)
 
     # --- episode outcome --------------------------------------------------------------
     def outcome(self, state: State) -> jax.Array:

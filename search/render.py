@@ -8,7 +8,7 @@ import jax
 import numpy as np
 
 
-def _expanded_nodes(t, max_nodes: int | None) -> list[int]:
+def expanded_nodes(t, max_nodes: int | None) -> list[int]:
     """Indices of the expanded nodes of one tree (numpy fields), the most visited first up to
     `max_nodes`, each kept only with its whole path to the root."""
     visits = t.node_visits
@@ -31,7 +31,7 @@ def tree_to_dot(tree, batch_index: int = 0, action_names: tuple[str, ...] | None
     num_actions = t.children_index.shape[-1]
     names = action_names or tuple(str(a) for a in range(num_actions))
     visits = t.node_visits
-    expanded = _expanded_nodes(t, max_nodes)
+    expanded = expanded_nodes(t, max_nodes)
     drawn = set(expanded)
     lines = ["digraph search_tree {", '  node [shape=box, fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];']
@@ -112,7 +112,7 @@ def draw_tree(tree, paths: list[Path], batch_index: int = 0, action_names: tuple
     t = jax.tree.map(lambda x: np.asarray(x[batch_index]), tree)
     num_actions = t.children_index.shape[-1]
     names = action_names or tuple(str(a) for a in range(num_actions))
-    drawn = set(_expanded_nodes(t, max_nodes))
+    drawn = set(expanded_nodes(t, max_nodes))
     children = {i: [int(t.children_index[i, a]) for a in range(num_actions) if int(t.children_index[i, a]) in drawn]
                 for i in drawn}
     position = tree_layout(children)

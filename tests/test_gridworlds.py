@@ -164,3 +164,19 @@ def test_misgeneralization_quick_mode_runs_end_to_end(tmp_path):
             assert abs(sum(rates[o] for o in OUTCOMES) - 1.0) < 1e-6
         # The hand value on the true simulator needs no training: it always finds the goal.
         assert env_report["main"]["hand, true simulator"]["true"] == 1.0
+
+
+@pytest.mark.parametrize("env_cls", [CoinAtEnd, CheeseInCorner])
+def test_the_value_map_puts_the_agent_on_every_square_of_the_level(env_cls):
+    env = env_cls(diversity=1.0)
+    state, _ = env.reset(jax.random.PRNGKey(3))
+    grid = env.value_map(state)
+    features = jax.vmap(jax.vmap(env.features))(grid.states)  # [H, W, F]: row, col, goal row, goal col, ...
+    rows, cols = np.meshgrid(np.arange(env.height), np.arange(env.width), indexing="ij")
+    np.testing.assert_array_equal(features[..., 0], rows)
+    np.testing.assert_array_equal(features[..., 1], cols)
+    np.testing.assert_array_equal(grid.open, ~state.inner.walls)
+    goal = tuple(int(g) for g in state.inner.goal)
+    assert (*goal, "G") in grid.marks
+    # The level is the same everywhere: same goal, same walls.
+    assert (features[..., 2] == goal[0]).all() and (features[..., 3] == goal[1]).all()

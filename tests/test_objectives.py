@@ -2,8 +2,11 @@
 tools that evaluate and inspect a run under a swapped objective."""
 import dataclasses
 import json
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +21,7 @@ from agent.host.checkpoint import load_run
 from agent.host.run import train
 from agent.objectives import make_objective
 from agent.tools.evaluate import evaluate_run
+from agent.tools.explorer import read_page_data
 from agent.tools.inspect import inspect_run
 from search.render import tree_layout
 from tests.conftest import ROOT, TINY
@@ -113,6 +117,28 @@ def test_inspect_runs_end_to_end_and_writes_its_outputs(tiny_run):
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
 
 
+def test_the_explorer_page_is_one_file_whose_data_match_the_report(tiny_run):
+    report = inspect_run(tiny_run, episodes=2, max_steps=6, num_simulations=2, tree_episodes=1)
+    page = Path(report["page"])
+    text = page.read_text()
+    # Self-contained: nothing is fetched (the SVG namespace URI is an identifier, not a request).
+    assert not re.search(r"<link|<img|<iframe|\bsrc=|@import|url\(|fetch\(|XMLHttpRequest", text)
+    assert set(re.findall(r"https?://[^\s\"']+", text)) <= {"http://www.w3.org/2000/svg"}
+    data = read_page_data(page)
+    assert data["report"] == json.loads((Path(report["report_dir"]) / "report.json").read_text())
+    assert [e["length"] for e in data["episodes"]] == report["episode_lengths"]
+    # a tree for every step of the first episode, none for the second; each drawn from its root
+    assert {k for k in data["trees"]} == {f"0:{t}" for t in range(report["episode_lengths"][0])}
+    for tree in data["trees"].values():
+        assert tree["nodes"][0]["id"] == 0 and tree["path"][0] == 0
+        assert tree["nodes"][0]["N"] == 3  # 2 simulations + the root's own visit
+    assert len(data["ranked"]) == report["states"]  # fewer states than the ranking's 30
+    cartpole_map = data["value_maps"][0]
+    assert [p["name"] for p in cartpole_map["panels"]] == ["learned value", "upright (true features)"]
+    assert np.array(cartpole_map["panels"][0]["values"]).shape == (17, 17)
+    assert (Path(report["report_dir"]) / "value_maps.png").stat().st_size > 0
+
+
 def test_tree_layout_puts_leaves_in_order_and_parents_over_their_children():
     # root 0 -> 1, 2; 1 -> 3, 4; 2 is a leaf
     position = tree_layout({0: [1, 2], 1: [3, 4], 2: [], 3: [], 4: []})
@@ -126,3 +152,45 @@ def test_evaluate_cli_refuses_a_wrong_value_name_without_a_traceback(tiny_run):
     assert proc.returncode == 2
     assert "unknown value 'tall' for env 'cartpole'; choose from learned, zero, upright" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _browser():
+    """(playwright's sync API, the Chromium binary) or a reason to skip."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None, "playwright is not installed (pip install playwright)"
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        return None, "no Chromium binary on PATH (Debian: apt install chromium)"
+    return (sync_playwright, binary), ""
+
+
+def test_in_a_browser_clicking_another_step_redraws_the_tree_and_a_click_folds_a_subtree(tiny_run):
+    browser, reason = _browser()
+    if browser is None:
+        pytest.skip(reason)
+    sync_playwright, binary = browser
+    report = inspect_run(tiny_run, episodes=2, max_steps=6, num_simulations=4, tree_episodes=1)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        page = chromium.new_page(viewport={"width": 1250, "height": 1400})
+        errors = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.goto(Path(report["page"]).resolve().as_uri())
+        assert "step 0" in page.inner_text("#tree-title")
+        first = page.inner_html("#tree")
+        nodes = page.locator("#tree g.node").count()
+        assert nodes >= 3
+        box = page.locator("#timeline").bounding_box()
+        last = report["episode_lengths"][0] - 1
+        page.mouse.click(box["x"] + 60 + (1150 - 80) * 1.0, box["y"] + 60)  # the right end: the last step
+        assert f"step {last}" in page.inner_text("#tree-title")
+        assert page.inner_html("#tree") != first
+        tree = page.evaluate(f"D.trees['0:{last}']")
+        assert page.locator("#tree g.node").count() == len(tree["nodes"])
+        child = tree["path"][1]  # the most visited child of the root: it has children of its own
+        page.locator(f'#tree g.node[data-id="{child}"]').click()
+        assert page.locator("#tree g.node").count() < len(tree["nodes"])
+        assert not errors, errors
+        chromium.close()

@@ -33,7 +33,7 @@ def test_every_result_file_records_how_it_was_made(path):
 def test_every_png_and_table_has_its_json():
     for path in RESULTS.iterdir():
         if path.suffix in (".png", ".md"):
-            stem = re.sub(r"_episodes$", "", path.stem)
+            stem = re.sub(r"_(episodes|value_maps)$", "", path.stem)
             assert (RESULTS / f"{stem}.json").exists(), f"{path.name}: no {stem}.json records how it was made"
 
 

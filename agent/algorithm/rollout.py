@@ -45,7 +45,9 @@ def search_step(model, params, objective: Objective, planner: PlannerConfig, env
                 action_mask=timestep.action_mask)
 
 
-def _reset(env, key: jax.Array, episodes: int):
+def reset_episodes(env, key: jax.Array, episodes: int):
+    """(env states [episodes], timesteps [episodes], the key the episodes then run on): the
+    starts that `rollout` and `trajectory` use for `key`."""
     reset_key, run_key = jax.random.split(key)
     env_state, timestep = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
     return env_state, timestep, run_key
@@ -57,7 +59,7 @@ def rollout(env, model, params, objective: Objective, planner: PlannerConfig, ke
 
     Returns (returns [episodes], final env states, batched).
     """
-    env_state, ts, run_key = _reset(env, key, episodes)
+    env_state, ts, run_key = reset_episodes(env, key, episodes)
 
     def cond(carry):
         _, ts, _, t, _ = carry
@@ -84,7 +86,7 @@ def trajectory(env, model, params, objective: Objective, planner: PlannerConfig,
       second search under another objective, say).
     Returns (records with a leading [steps] axis, final env states).
     """
-    env_state, ts, run_key = _reset(env, key, episodes)
+    env_state, ts, run_key = reset_episodes(env, key, episodes)
 
     def body(carry, _):
         env_state, ts, key = carry

@@ -3,10 +3,14 @@
     python -m agent.tools.inspect RUN                      # the learned value vs the env's hand value
     python -m agent.tools.inspect RUN --hand-value upright --episodes 8
 
-Writes RUN/inspect/: report.json and report.md (the objectives, learned vs hand
-value correlation, how often the two objectives choose the same action on the
-same states, the feature decoder's error), values.png (learned vs hand value
-along the trajectories) and tree.dot, tree.png and tree.svg (drawn without Graphviz) of one search.
+Writes RUN/inspect/: index.html (the objective explorer: one self-contained page with the
+episodes' value timelines, the search tree at every step of the first episodes, the states
+where the objectives disagree most and the value maps; agent/tools/explorer.py), report.json
+and report.md (the objectives, learned vs hand value correlation, how often the two
+objectives choose the same action on the same states, the feature decoder's error),
+values.png (learned vs hand value along the trajectories), value_maps.png (each objective's
+value over a 2-D slice of states, for envs that define one) and tree.dot, tree.png and
+tree.svg (drawn without Graphviz) of the first search.
 """
 from __future__ import annotations
 
@@ -20,20 +24,28 @@ import numpy as np
 import tyro
 
 import envs
-from agent.algorithm.rollout import greedy_planner, search_step, trajectory
+from agent.algorithm.rollout import (
+    greedy_planner,
+    reset_episodes,
+    search_step,
+    trajectory,
+)
 from agent.host.checkpoint import load_run, seed_index
 from agent.objectives import make_objective
 from agent.tools.cli import run
+from agent.tools.explorer import page_data, write_page
 from search.render import write_tree
 
 
 def collect_trajectories(agent, params, hand_objective, *, episodes: int, max_steps: int, num_simulations: int,
-                         seed: int) -> dict:
+                         seed: int, tree_episodes: int = 2) -> dict:
     """Acts with the run's own objective; at every state also asks the hand objective.
 
     Returns numpy arrays [T, episodes(, F)]: alive, true features, decoded features,
     learned value (value head), hand value of the true and of the decoded features,
-    the actions of both objectives, and the first search's tree.
+    the actions of both objectives; "tree": the first search's tree ([episodes, ...]);
+    "trees": every search of the first `tree_episodes` episodes ([T, tree_episodes, ...]);
+    "start_states": the episodes' first env states.
     """
     env, model = agent.env, agent.model
     planner = greedy_planner(num_simulations, agent.config.planner)
@@ -62,7 +74,73 @@ def collect_trajectories(agent, params, hand_objective, *, episodes: int, max_st
     records = run(params, jax.random.PRNGKey(seed))
     out = {k: np.asarray(v) for k, v in records.items() if k != "tree"}
     out["tree"] = jax.tree.map(lambda x: x[0], records["tree"])  # the first step's search
+    out["trees"] = jax.tree.map(lambda x: np.asarray(x[:, :tree_episodes]), records["tree"])
+    out["start_states"] = reset_episodes(env, jax.random.PRNGKey(seed), episodes)[0]
     return out
+
+
+def value_maps(agent, params, hand_objective, hand_name: str, start_states, count: int = 2) -> list[dict]:
+    """The learned value and the hand value over the env's value-map slice (envs.base.ValueMap)
+    around the start of each of the first `count` episodes; [] for envs without one.
+
+    Each map: {title, x_label, y_label, x, y, marks, panels: [{name, values [rows][cols], None
+    on closed cells}]}.
+    """
+    hand_fn = hand_objective.value.fn if hasattr(hand_objective.value, "fn") else None
+    env, model = agent.env, agent.model
+    maps = []
+    for e in range(min(count, int(jax.tree.leaves(start_states)[0].shape[0]))):
+        grid = env.value_map(jax.tree.map(lambda x, e=e: x[e], start_states))
+        if grid is None:
+            return []
+        rows, cols = grid.open.shape
+        flat = jax.tree.map(lambda x, n=rows * cols: x.reshape(n, *x.shape[2:]), grid.states)
+        observations = jax.vmap(env.observation)(flat)
+        learned = np.asarray(model.root(params, observations).learned_value).reshape(rows, cols)
+        panels = [("learned value", learned)]
+        if hand_fn is not None:
+            hand = np.asarray(jax.vmap(hand_fn)(jax.vmap(env.features)(flat))).reshape(rows, cols)
+            panels.append((f"{hand_name} (true features)", hand))
+        open_cells = np.asarray(grid.open)
+        maps.append({
+            "title": f"start of episode {e}", "x_label": grid.x_label, "y_label": grid.y_label,
+            "x": list(grid.x), "y": list(grid.y), "marks": [{"row": r, "col": c, "label": label}
+                                                             for r, c, label in grid.marks],
+            "panels": [{"name": name, "values": [[float(v) if open_cells[i, j] else None for j, v in enumerate(row)]
+                                                 for i, row in enumerate(values)]} for name, values in panels],
+        })
+    return maps
+
+
+def plot_value_maps(maps: list[dict], path: Path) -> None:
+    """value_maps' pictures, one row per map, one panel per objective."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = max(len(m["panels"]) for m in maps)
+    fig, axes = plt.subplots(len(maps), columns, figsize=(4.2 * columns, 3.4 * len(maps)), squeeze=False)
+    for row, m in zip(axes, maps, strict=True):
+        for ax, panel in zip(row, m["panels"], strict=False):
+            values = np.array([[np.nan if v is None else v for v in line] for line in panel["values"]])
+            image = ax.imshow(values, cmap="viridis", aspect="auto")
+            fig.colorbar(image, ax=ax, fraction=0.046)
+            for mark in m["marks"]:
+                ax.text(mark["col"], mark["row"], mark["label"], ha="center", va="center", color="white",
+                        fontweight="bold")
+            ax.set_title(f"{m['title']}: {panel['name']}", fontsize=9)
+            ax.set_xticks(range(len(m["x"]))[::max(1, len(m["x"]) // 6)])
+            ax.set_xticklabels(m["x"][::max(1, len(m["x"]) // 6)], fontsize=7)
+            ax.set_yticks(range(len(m["y"]))[::max(1, len(m["y"]) // 6)])
+            ax.set_yticklabels(m["y"][::max(1, len(m["y"]) // 6)], fontsize=7)
+            ax.set_xlabel(m["x_label"], fontsize=8)
+            ax.set_ylabel(m["y_label"], fontsize=8)
+        for ax in row[len(m["panels"]):]:
+            ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def summarize(records: dict, feature_names: tuple[str, ...]) -> dict:
@@ -111,9 +189,10 @@ def plot_values(records: dict, path: Path, hand_name: str) -> None:
 
 def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes: int = 8,
                 max_steps: int | None = None, num_simulations: int | None = None, seed: int = 0,
-                run_seed: int | None = None) -> dict:
-    """Writes RUN/inspect/ (report.json, report.md, the tree, values.png) for seed number
-    `run_seed` of the run (None: its first) and returns the report."""
+                run_seed: int | None = None, tree_episodes: int = 2) -> dict:
+    """Writes RUN/inspect/ (index.html, report.json, report.md, the tree, values.png,
+    value_maps.png) for seed number `run_seed` of the run (None: its first) and returns the
+    report. The page keeps the search tree of every step of the first `tree_episodes` episodes."""
     run_dir = Path(run_dir)
     agent, params = load_run(run_dir, run_seed)
     index = seed_index(agent, run_seed)
@@ -125,7 +204,8 @@ def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes:
     hand_objective = make_objective(agent.env.name, hand_value, agent.config.discount)
     sims = num_simulations or agent.config.eval.num_simulations
     records = collect_trajectories(agent, params, hand_objective, episodes=episodes,
-                                   max_steps=max_steps or agent.env.max_steps, num_simulations=sims, seed=seed)
+                                   max_steps=max_steps or agent.env.max_steps, num_simulations=sims, seed=seed,
+                                   tree_episodes=tree_episodes)
     # A multi-seed run keeps one report per inspected seed.
     out_dir = run_dir / "inspect" if agent.config.seeds == 1 else run_dir / "inspect" / f"seed_{agent.seeds[index]}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +221,18 @@ def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes:
     names_a = {"cartpole": ("left", "right"), "chain": ("left", "right", "take")}.get(agent.env.name)
     report["tree_files"] = [str(p) for p in write_tree(records["tree"], out_dir / "tree", action_names=names_a)]
     plot_values(records, out_dir / "values.png", hand_value)
+    maps = value_maps(agent, params, hand_objective, hand_value, records["start_states"])
+    report["value_map_file"] = None
+    if maps:
+        plot_value_maps(maps, out_dir / "value_maps.png")
+        report["value_map_file"] = str(out_dir / "value_maps.png")
+    report["page"] = str(out_dir / "index.html")
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    action_names = names_a or tuple(str(a) for a in range(agent.env.num_actions))
+    write_page(out_dir / "index.html", page_data(records, report, hand_name=hand_value, action_names=action_names,
+                                                 trees=records["trees"], tree_episodes=tree_episodes,
+                                                 value_maps=maps),
+               title=f"What {run_dir.name} optimises: {report['objective']} vs {hand_value}")
     lines = [f"# What {run_dir.name} optimises", "", f"- acting objective: `{report['objective']}`",
              f"- compared with: `{report['compared_with']}`", f"- states: {report['states']} "
              f"(episode lengths {report['episode_lengths']})",
@@ -174,14 +265,18 @@ class Args:
     """Seed of the inspected episodes."""
     run_seed: int | None = None
     """Which trained seed of a multi-seed run (--seeds) to inspect (default: its first)."""
+    tree_episodes: int = 2
+    """Episodes whose search tree at every step the page keeps (each costs page size)."""
 
 
 def main(args: Args) -> None:
     report = inspect_run(args.run, hand_value=args.hand_value, episodes=args.episodes, max_steps=args.max_steps,
                          num_simulations=args.num_simulations, seed=args.seed,
-                         run_seed=args.run_seed)
+                         run_seed=args.run_seed, tree_episodes=args.tree_episodes)
     print((Path(report["report_dir"]) / "report.md").read_text())
-    print("files:", ", ".join(report["tree_files"] + ["values.png", "report.json"]))
+    extra = [report["value_map_file"]] if report["value_map_file"] else []
+    print("files:", ", ".join(report["tree_files"] + extra + ["values.png", "report.json"]))
+    print(f"open the objective explorer: {report['page']}")
 
 
 if __name__ == "__main__":
