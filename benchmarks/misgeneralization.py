@@ -35,12 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import envs
 from agent.algorithm.rollout import greedy_planner, rollout, trajectory
 from agent.config import preset
 from agent.host.checkpoint import load_run
+from agent.tools.inspect import plot_value_maps, value_maps
 from benchmarks.provenance import RESULTS, write_results
 from benchmarks.runs import train_or_reuse
 from envs.gridworlds import OUTCOMES, PROXY
@@ -319,6 +321,23 @@ def table(report: dict) -> str:
             + "\n### Diversity sweep: learned value on test levels (true / proxy / neither)\n\n" + sweep_table(report))
 
 
+def render_value_maps(runs: dict[str, Path], path: Path) -> None:
+    """For each env's first run (main diversity, first seed): the learned value and the hand value
+    to_goal with the agent placed on every square of one training level and one test level."""
+    maps = []
+    for env_name, run_dir in runs.items():
+        agent, params = load_run(run_dir)
+        discount = agent.config.discount
+        hand = Objective(value=FeatureValue(lambda f, d=discount: grid_to_goal(f, d), name="to_goal"), discount=discount)
+        levels = [envs.make(env_name, diversity=d).reset(jax.random.PRNGKey(20_000 + i))[0]
+                  for i, d in enumerate((0.0, 1.0))]
+        starts = jax.tree.map(lambda *x: jnp.stack(x), *levels)
+        maps += value_maps(agent, params, hand, "to_goal", starts,
+                           titles=[f"{env_name}, a training level", f"{env_name}, a test level"])
+    if maps:
+        plot_value_maps(maps, path)
+
+
 def main(args: Args) -> dict:
     args = args.resolved()
     out_dir, runs_dir = Path(args.out_dir), Path(args.runs_dir)
@@ -376,8 +395,9 @@ def main(args: Args) -> dict:
     (out_dir / "misgeneralization.md").write_text(table(report))
     plot(report, out_dir / "misgeneralization.png")
     render_episodes(render_runs, args, out_dir / "misgeneralization_episodes.png")
+    render_value_maps(render_runs, out_dir / "misgeneralization_value_maps.png")
     print(table(report))
-    print(f"wrote {out_dir}/misgeneralization.{{json,md,png}} and misgeneralization_episodes.png "
+    print(f"wrote {out_dir}/misgeneralization.{{json,md,png}}, misgeneralization_episodes.png and _value_maps.png "
           f"in {report['provenance']['wall_s']:.0f} s")
     return report
 

@@ -155,7 +155,7 @@ def test_misgeneralization_quick_mode_runs_end_to_end(tmp_path):
 
     report = main(Args(quick=True, out_dir=str(tmp_path), runs_dir=str(tmp_path / "runs")))
     for name in ("misgeneralization.json", "misgeneralization.md", "misgeneralization.png",
-                 "misgeneralization_episodes.png"):
+                 "misgeneralization_episodes.png", "misgeneralization_value_maps.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert set(report["envs"]) == {"coin_at_end", "cheese_in_corner"}
     for env_report in report["envs"].values():

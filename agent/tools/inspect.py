@@ -79,9 +79,11 @@ def collect_trajectories(agent, params, hand_objective, *, episodes: int, max_st
     return out
 
 
-def value_maps(agent, params, hand_objective, hand_name: str, start_states, count: int = 2) -> list[dict]:
+def value_maps(agent, params, hand_objective, hand_name: str, start_states, count: int = 2,
+               titles: list[str] | None = None) -> list[dict]:
     """The learned value and the hand value over the env's value-map slice (envs.base.ValueMap)
-    around the start of each of the first `count` episodes; [] for envs without one.
+    around each of the first `count` of `start_states` (env states with a leading axis), titled
+    `titles` (default: "start of episode i"); [] for envs without one.
 
     Each map: {title, x_label, y_label, x, y, marks, panels: [{name, values [rows][cols], None
     on closed cells}]}.
@@ -103,7 +105,7 @@ def value_maps(agent, params, hand_objective, hand_name: str, start_states, coun
             panels.append((f"{hand_name} (true features)", hand))
         open_cells = np.asarray(grid.open)
         maps.append({
-            "title": f"start of episode {e}", "x_label": grid.x_label, "y_label": grid.y_label,
+            "title": titles[e] if titles else f"start of episode {e}", "x_label": grid.x_label, "y_label": grid.y_label,
             "x": list(grid.x), "y": list(grid.y), "marks": [{"row": r, "col": c, "label": label}
                                                              for r, c, label in grid.marks],
             "panels": [{"name": name, "values": [[float(v) if open_cells[i, j] else None for j, v in enumerate(row)]
