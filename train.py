@@ -7,7 +7,8 @@
     python train.py --env gymnax:Acrobot-v1 # any gymnax env with discrete actions
     python train.py --list-envs             # every env name --env accepts
     python train.py --help                  # every config field, documented
-    python train.py --resume runs/DIR       # continue a stopped run
+    python train.py --resume runs/DIR       # continue a stopped run (--devices N: on N devices)
+    python train.py --devices 4             # split envs and batch over 4 local devices (default: all)
     python train.py --out runs/DIR --overwrite   # replace the run in runs/DIR
 
 `--env` and `--preset` pick the defaults shown by --help; any field can then
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--preset", default="muzero")
     pre.add_argument("--overwrite", action="store_true")
     pre.add_argument("--list-envs", action="store_true")
+    pre.add_argument("--devices", type=int, default=None)
     known, rest = pre.parse_known_args(argv)
     if known.list_envs:
         print(f"envs: {envs.describe_names()}")
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --env: {err}", file=sys.stderr)
         return 2
     if known.resume is None:
-        config = tyro.cli(TrainConfig, default=defaults, args=["--env", known.env, *rest],
+        devices = [] if known.devices is None else ["--devices", str(known.devices)]
+        config = tyro.cli(TrainConfig, default=defaults, args=["--env", known.env, *devices, *rest],
                           description=__doc__ + "\nAdd --resume DIR to continue a stopped run, --overwrite to "
                                                   "replace the run in --out.")
     else:
@@ -58,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         config = None
 
     try:
-        result = train(config, resume=known.resume, overwrite=known.overwrite)
+        result = train(config, resume=known.resume, overwrite=known.overwrite,
+                       devices=known.devices if known.resume is not None else None)
     except (ConfigError, FileNotFoundError, FileExistsError, RunLockedError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -140,6 +140,10 @@ class TrainConfig:
     """Stop after this many env steps (summed over the parallel envs)."""
     num_envs: int = 4
     """Parallel envs stepped together (each with its own search)."""
+    devices: int = 0
+    """Local devices to split the parallel envs and the learner batch over (data parallel; parameters
+    replicated, gradients averaged); 0 (the default): all local devices. num_envs and replay.batch_size must be
+    multiples of it. The same config learns the same on any device count (up to float sum order)."""
     act_steps_per_iteration: int = 4
     """Env steps per env in one jitted iteration (learner updates follow them)."""
     discount: float = 0.997
@@ -289,6 +293,12 @@ def validate(config: TrainConfig) -> None:
     need(config.total_env_steps > 0, "total-env-steps", config.total_env_steps, "must be > 0")
     need(config.seeds > 0, "seeds", config.seeds, "must be >= 1")
     need(config.num_envs > 0, "num-envs", config.num_envs, "must be > 0")
+    need(config.devices >= 0, "devices", config.devices, "must be >= 1, or 0 for all local devices")
+    if config.devices > 0:
+        need(config.num_envs % config.devices == 0, "num-envs", config.num_envs,
+             f"must be a multiple of --devices {config.devices} (each device steps num_envs / devices envs)")
+        need(config.replay.batch_size % config.devices == 0, "replay.batch-size", config.replay.batch_size,
+             f"must be a multiple of --devices {config.devices} (each device learns on batch_size / devices windows)")
     need(config.act_steps_per_iteration > 0, "act-steps-per-iteration", config.act_steps_per_iteration,
          "must be > 0")
     need(0.0 < config.discount <= 1.0, "discount", config.discount, "must be in (0, 1]")

@@ -1,5 +1,5 @@
 """A picture of the objective explorer page, for README: inspect a CartPole run, open its
-page in headless Chromium, click a step and take a screenshot.
+page in headless Chromium, select a step (through the page's own select()) and take a screenshot.
 
     python -m benchmarks.explorer_page                         # trains runs/explorer_page first
     python -m benchmarks.explorer_page --run RUN --run-seed 3   # an existing run

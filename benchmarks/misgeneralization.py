@@ -23,7 +23,9 @@ Writes, under --out-dir (benchmarks/results/ for the full run):
   misgeneralization.json   -- every number, the budget, the machine;
   misgeneralization.md     -- the tables;
   misgeneralization.png    -- outcome bars per env and objective, and the diversity sweep;
-  misgeneralization_episodes.png -- a few rendered test episodes.
+  misgeneralization_episodes.png -- a few rendered test episodes;
+  misgeneralization_value_maps.png -- the learned value and to_goal with the agent on every square
+                     of a level drawn with diversity 0 (the classic training level) and of a test level.
 Training runs are kept under --runs-dir; a finished run is reused, a stopped one resumed.
 """
 from __future__ import annotations
@@ -333,7 +335,7 @@ def render_value_maps(runs: dict[str, Path], path: Path) -> None:
                   for i, d in enumerate((0.0, 1.0))]
         starts = jax.tree.map(lambda *x: jnp.stack(x), *levels)
         maps += value_maps(agent, params, hand, "to_goal", starts,
-                           titles=[f"{env_name}, a training level", f"{env_name}, a test level"])
+                           titles=[f"{env_name}, a level at diversity 0", f"{env_name}, a test level"])
     if maps:
         plot_value_maps(maps, path)
 

@@ -5,6 +5,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from agent.config import ConfigError, load_config
 from agent.host.checkpoint import Checkpoints
 from agent.host.run import train
 
@@ -26,18 +27,35 @@ def _finished(result, config) -> float:
     return result.wall_s
 
 
+def _differences(have, want, prefix: str = "") -> list[str]:
+    """Dotted paths of the fields where two nested config dicts differ."""
+    if not (isinstance(have, dict) and isinstance(want, dict)):
+        return [] if have == want else [prefix.rstrip(".") or "(config)"]
+    found = []
+    for key in sorted(set(have) | set(want)):
+        found += _differences(have.get(key), want.get(key), f"{prefix}{key}.")
+    return found
+
+
 def _refuse_other_config(out: Path, config) -> None:
     """A folder trained with another config (an older preset, other benchmark arguments) must
-    not be reused or resumed as if it were this one."""
-    saved = out / "config.json"
-    if not saved.exists():
+    not be reused or resumed as if it were this one. Fields added since the run was saved take
+    their defaults (load_config fills them in); where the run lives and how many devices it
+    was split over do not change what it learns."""
+    if not (out / "config.json").exists():
         return
-    wanted = json.loads(json.dumps(dataclasses.asdict(config)))  # tuples -> lists, as on disk
-    have = json.loads(saved.read_text())
-    if have != wanted:
-        differ = sorted(k for k in set(have) | set(wanted) if have.get(k) != wanted.get(k))
-        raise OtherConfig(f"{out} holds a run with another config (fields {differ} differ); delete that "
-                         f"folder or pass another runs folder to the benchmark")
+    try:
+        saved = load_config(out)
+    except ConfigError as err:
+        raise OtherConfig(f"{out} holds a run this code cannot read ({err}); delete that folder or pass "
+                          f"another runs folder to the benchmark") from None
+    ignore = {"out": "", "devices": 0}
+    have = {**dataclasses.asdict(saved), **ignore}
+    want = {**dataclasses.asdict(config), **ignore}
+    differ = _differences(json.loads(json.dumps(have)), json.loads(json.dumps(want)))
+    if differ:
+        raise OtherConfig(f"{out} holds a run with another config ({', '.join(differ)} differ); delete that "
+                          f"folder or pass another runs folder to the benchmark")
 
 
 def train_or_reuse(config) -> float:

@@ -291,10 +291,13 @@ def main(args: Args) -> dict | None:
         raise SystemExit(f"error: unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     started = time.perf_counter()
     carried = carried_variants(args)
-    variants = []
+    results = {name: carried[name] for name in args.variants if name in carried}
     for name in args.variants:
-        variants.append(carried[name] if name in carried else run_variant(args, name))
-        print(f"{name}: {json.dumps(variants[-1]['summary'])}", flush=True)
+        if name not in results:
+            results[name] = run_variant(args, name)
+        print(f"{name}: {json.dumps(results[name]['summary'])}", flush=True)
+        # Carried variants are in every report written, so a stop midway never loses them.
+        variants = [results[n] for n in args.variants if n in results]
         # Written after every variant, so a long study stopped midway keeps what it measured.
         report = {"benchmark": "CartPole-v1 sample efficiency, one change at a time", "seeds": args.seeds,
                   "env_steps": args.env_steps, "eval_every": args.eval_every, "solved_at": SOLVED,

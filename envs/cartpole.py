@@ -47,7 +47,7 @@ class CartPole(Env):
 
     def value_map(self, state):
         """The pole's angle (columns) against its angular velocity (rows, fast rightward on top),
-        with the cart at rest at `state`'s position; the angle spans the termination range."""
+        with the cart at rest at `state`'s position; the angle spans +-0.2 rad (termination: 0.2095)."""
         thetas = jnp.linspace(-0.2, 0.2, 17)
         theta_dots = jnp.linspace(2.0, -2.0, 17)
         x = state.inner[0]

@@ -184,7 +184,10 @@ def test_in_a_browser_clicking_another_step_redraws_the_tree_and_a_click_folds_a
         assert nodes >= 3
         box = page.locator("#timeline").bounding_box()
         last = report["episode_lengths"][0] - 1
-        page.mouse.click(box["x"] + 60 + (1150 - 80) * 1.0, box["y"] + 60)  # the right end: the last step
+        # The timeline maps step i to x = 60 + 1070 i / (length - 1): click step 2, then the last step.
+        page.mouse.click(box["x"] + 60 + 1070 * 2 / last, box["y"] + 60)
+        assert "step 2" in page.inner_text("#tree-title")
+        page.mouse.click(box["x"] + 60 + 1070, box["y"] + 60)
         assert f"step {last}" in page.inner_text("#tree-title")
         assert page.inner_html("#tree") != first
         tree = page.evaluate(f"D.trees['0:{last}']")

@@ -48,6 +48,7 @@ def test_iteration_compiles_once(config):
     ({"replay": dataclasses.replace(TINY.replay, batch_size=-1)}, "--replay.batch-size -1"),
     ({"loss": dataclasses.replace(TINY.loss, unroll_steps=0)}, "--loss.unroll-steps 0"),
     ({"env": "pong"}, "--env 'pong'"),
+    ({"devices": 3}, "--num-envs 2 is invalid: must be a multiple of --devices 3"),
     ({"replay": dataclasses.replace(TINY.replay, capacity_per_env=8, batch_size=64)},
      "--replay.capacity-per-env 8.*smaller than a batch"),
 ])

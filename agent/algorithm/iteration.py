@@ -32,8 +32,9 @@ from agent.algorithm import replay as replay_lib
 from agent.algorithm import schedules
 from agent.algorithm.learner import LearnerState, make_optimizer, update
 from agent.algorithm.rollout import greedy_planner, rollout
+from agent.algorithm.sharding import make_mesh, state_shardings
 from agent.algorithm.spec import LearnerSpec
-from agent.config import TrainConfig
+from agent.config import ConfigError, TrainConfig
 from agent.objectives import make_objective
 from networks.build import make_network
 from search.models import LearnedModel
@@ -76,9 +77,29 @@ class Agent:
         self.objective = objective or make_objective(config.env, config.value, config.discount, config.value_blend)
         self.tx = make_optimizer(config.optim)
         self.spec = LearnerSpec.from_config(config)
-        self.iteration = jax.jit(self._iteration, donate_argnums=0)
+        self.mesh = make_mesh(self.device_count(config))
+        abstract = jax.eval_shape(jax.vmap(self.init_seed), self.seed_keys())
+        self.shardings = state_shardings(self.mesh, abstract)
+        self.iteration = jax.jit(self._iteration, donate_argnums=0, in_shardings=(self.shardings,),
+                                 out_shardings=(self.shardings, None))
         self.evaluate = jax.jit(self._evaluate, static_argnames=("episodes", "num_simulations"))
-        self._init = jax.jit(jax.vmap(self.init_seed))
+        self._init = jax.jit(jax.vmap(self.init_seed), out_shardings=self.shardings)
+
+    @staticmethod
+    def device_count(config: TrainConfig) -> int:
+        """The devices a run of `config` uses here (config.devices; 0: every local device), checked
+        against what must split evenly over them."""
+        count = config.devices or jax.local_device_count()
+        if count > jax.local_device_count():
+            raise ConfigError(f"--devices {count}: this process sees {jax.local_device_count()} local device(s) "
+                              f"({jax.local_devices()[0].platform}); use --devices {jax.local_device_count()} or fewer")
+        for name, value in (("num-envs", config.num_envs), ("replay.batch-size", config.replay.batch_size)):
+            if value % count:
+                raise ConfigError(f"--{name} {value} does not split over {count} devices"
+                                 f"{' (all local devices: --devices 0)' if not config.devices else ''}; "
+                                 f"make it a multiple of {count}, or pass a --devices that divides both "
+                                 f"--num-envs {config.num_envs} and --replay.batch-size {config.replay.batch_size}")
+        return count
 
     def _network(self, rngs: nnx.Rngs):
         env = self.env
@@ -104,7 +125,7 @@ class Agent:
         state = self._init(self.seed_keys() if keys is None else keys)
         # One buffer per leaf (params and target params start equal, the counters share a zero):
         # `iteration` donates its input, and donation rejects aliases.
-        return jax.tree.map(lambda x: jnp.array(x, copy=True), state)
+        return jax.tree.map(lambda x: jnp.array(x, copy=True, device=x.sharding), state)
 
     def init_seed(self, key: jax.Array) -> TrainState:
         """One seed's initial state from its key (pure: jit- and vmap-able)."""
@@ -192,7 +213,7 @@ class Agent:
 
         reanalyze = self._reanalyze_policy if config.loss.reanalyze_fraction > 0 else None
         update_seeds = jax.vmap(lambda learner, replay, key: update(self.graphdef, self.tx, self.spec, learner,
-                                                                     replay, key, env_steps, reanalyze))
+                                                                     replay, key, env_steps, reanalyze, self.mesh))
 
         def learn(i, carry):
             learner, replay, sums = carry

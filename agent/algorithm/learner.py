@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 
 from agent.algorithm import schedules
 from agent.algorithm.augment import augment
@@ -26,6 +27,7 @@ from agent.algorithm.replay import (
     sample_windows,
     update_priorities,
 )
+from agent.algorithm.sharding import shard_batch
 from agent.algorithm.spec import LearnerSpec
 from agent.algorithm.targets import Targets, first_truncation, n_step_targets
 from agent.config import OptimConfig
@@ -117,7 +119,8 @@ def make_targets(graphdef, spec: LearnerSpec, target_params, windows: Transition
 
 
 def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state: LearnerState, replay: Replay,
-           key: jax.Array, env_steps: jax.Array | int = 0, reanalyze=None) -> tuple[LearnerState, Replay, dict]:
+           key: jax.Array, env_steps: jax.Array | int = 0, reanalyze=None,
+           mesh: Mesh | None = None) -> tuple[LearnerState, Replay, dict]:
     """One learner step: sample windows, build targets, take a gradient step.
 
     With PER (spec.prioritized), windows are drawn by priority, the loss is weighted by
@@ -125,10 +128,13 @@ def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state:
     target value| + eps. With `reanalyze` (see reanalyze_policy_targets) and
     spec.reanalyze_count > 0, that many windows get fresh policy targets from searches
     with the target parameters (EfficientZero).
+    With a `mesh` of several devices, the sampled windows are split over its devices (data
+    parallel; agent.algorithm.sharding).
     Returns (learner state, replay with updated priorities, metrics).
     """
     k_steps = spec.unroll_steps
     windows, age, weights, index = sample(spec, replay, key, env_steps)
+    windows, age, weights = shard_batch((windows, age, weights), mesh)
     targets = make_targets(graphdef, spec, state.target_params, windows, age, replay.num_envs)
     if reanalyze is not None:
         key, reanalyze_key = jax.random.split(key)

@@ -16,6 +16,7 @@ What a crash can and cannot do to them:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -146,7 +147,8 @@ def seed_index(agent: Agent, seed: int | None) -> int:
 def load_run(run_dir: str | Path, seed: int | None = None) -> tuple[Agent, Any]:
     """(agent, params) of a saved run's latest readable checkpoint: the parameters of seed number
     `seed` of the run (None: its first seed), without the seed axis."""
-    config = load_config(run_dir)
+    # The tools that load a run need no data parallelism: one device, whatever the run trained on.
+    config = dataclasses.replace(load_config(run_dir), devices=1)
     agent = Agent(config)
     index = seed_index(agent, seed)
     checkpoints = Checkpoints(run_dir, keep=config.keep_checkpoints)

@@ -99,7 +99,7 @@ class _StopFlag:
 
 
 def train(config: TrainConfig | None = None, resume: str | Path | None = None, *, quiet: bool = False,
-          max_iterations: int | None = None, overwrite: bool = False) -> RunResult:
+          max_iterations: int | None = None, overwrite: bool = False, devices: int | None = None) -> RunResult:
     """Runs (or resumes) training and returns where it ended.
 
     config: the run's config (ignored when resuming: the run's config.json rules).
@@ -107,6 +107,8 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
     max_iterations: stop after this many iterations of this call (tests use it
     to stop a run midway, as a kill would).
     overwrite: start afresh in a folder that already holds a run (its outputs are deleted).
+    devices: with `resume`, the device count to continue on (None: the run's own; the checkpoint
+    is re-split over them, and the run learns the same either way).
 
     Raises ConfigError (a bad field), FileNotFoundError / FileExistsError (a wrong folder),
     RunLockedError (another process writes the folder), CheckpointError (a checkpoint cannot
@@ -116,9 +118,14 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
         if not (Path(resume) / "config.json").exists():
             raise FileNotFoundError(f"--resume {resume}: no config.json there; is it a run folder made by train.py?")
         config = load_config(Path(resume))
+        if devices is not None:
+            config = dataclasses.replace(config, devices=devices)
+    elif devices is not None:
+        raise ValueError("train(devices=...) is for resuming on another device count; set config.devices instead")
     if config is None:
         raise ValueError("train() needs a config or a run folder to resume")
     validate(config)
+    Agent.device_count(config)  # a device count this machine cannot give is refused before the folder is made
     run_dir = Path(resume) if resume is not None else Path(config.out or default_run_dir(config))
     with run_lock(run_dir):
         if resume is None:

@@ -302,8 +302,8 @@ function maps() {
   if (!D.value_maps.length) { document.getElementById("maps-title").textContent = "Value maps (none for this env)"; return; }
   D.value_maps.forEach(m => m.panels.forEach(p => {
     const cell = 18, rows = p.values.length, cols = p.values[0].length;
-    const wrap = document.createElement("div");
-    wrap.innerHTML = "<div>" + m.title + ": <b>" + p.name + "</b></div>";
+    const wrap = document.createElement("div"), caption = document.createElement("div"), bold = document.createElement("b");
+    caption.textContent = m.title + ": "; bold.textContent = p.name; caption.appendChild(bold); wrap.appendChild(caption);
     const svg = el("svg", {width: cols * cell + 60, height: rows * cell + 40, class: "value-map"});
     const flat = p.values.flat().filter(v => v !== null), lo = Math.min(...flat), hi = Math.max(...flat);
     p.values.forEach((row, i) => row.forEach((v, j) => {
@@ -320,7 +320,7 @@ function maps() {
   }));
 }
 function select(e, s) {
-  if (e !== episode) folded.clear();
+  folded.clear();  // node ids belong to one step's tree
   episode = e; step = s;
   episodeButtons(); timeline(); drawTree();
 }

@@ -196,6 +196,8 @@ def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes:
     value_maps.png) for seed number `run_seed` of the run (None: its first) and returns the
     report. The page keeps the search tree of every step of the first `tree_episodes` episodes."""
     run_dir = Path(run_dir)
+    if tree_episodes < 0:
+        raise ValueError(f"--tree-episodes {tree_episodes}: must be >= 0 (0 keeps no trees in the page)")
     agent, params = load_run(run_dir, run_seed)
     index = seed_index(agent, run_seed)
     names = list(envs.hand_values(agent.env.name))
