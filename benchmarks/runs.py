@@ -37,11 +37,19 @@ def _differences(have, want, prefix: str = "") -> list[str]:
     return found
 
 
+def config_differences(saved, wanted) -> list[str]:
+    """Dotted paths of the TrainConfig fields where two configs would learn differently: where the
+    run lives and how many devices it was split over do not count."""
+    ignore = {"out": "", "devices": 0}
+    have = json.loads(json.dumps({**dataclasses.asdict(saved), **ignore}))  # tuples -> lists
+    want = json.loads(json.dumps({**dataclasses.asdict(wanted), **ignore}))
+    return _differences(have, want)
+
+
 def _refuse_other_config(out: Path, config) -> None:
     """A folder trained with another config (an older preset, other benchmark arguments) must
     not be reused or resumed as if it were this one. Fields added since the run was saved take
-    their defaults (load_config fills them in); where the run lives and how many devices it
-    was split over do not change what it learns."""
+    their defaults (load_config fills them in)."""
     if not (out / "config.json").exists():
         return
     try:
@@ -49,10 +57,7 @@ def _refuse_other_config(out: Path, config) -> None:
     except ConfigError as err:
         raise OtherConfig(f"{out} holds a run this code cannot read ({err}); delete that folder or pass "
                           f"another runs folder to the benchmark") from None
-    ignore = {"out": "", "devices": 0}
-    have = {**dataclasses.asdict(saved), **ignore}
-    want = {**dataclasses.asdict(config), **ignore}
-    differ = _differences(json.loads(json.dumps(have)), json.loads(json.dumps(want)))
+    differ = config_differences(saved, config)
     if differ:
         raise OtherConfig(f"{out} holds a run with another config ({', '.join(differ)} differ); delete that "
                           f"folder or pass another runs folder to the benchmark")

@@ -34,10 +34,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tyro
 
-from agent.config import TrainConfig, preset
+from agent.config import TrainConfig, config_from_dict, preset
 from agent.host.records import read_metrics, rows_by_seed
 from benchmarks.provenance import RESULTS, cpu_model, write_results
-from benchmarks.runs import train_or_reuse
+from benchmarks.runs import config_differences, train_or_reuse
 
 SOLVED = 475.0
 
@@ -172,34 +172,15 @@ def summarize(seeds: list[dict]) -> dict:
     }
 
 
-def _same_config(old: dict, new: dict, defaults: dict) -> bool:
-    """True if `new` equals `old` on every field `old` has, and fields added since keep their
-    defaults (so they reproduce what the code did before they existed)."""
-    for key in old.keys() | new.keys():
-        if key not in new:
-            return False
-        if key not in old:
-            if new[key] != defaults.get(key):
-                return False
-        elif isinstance(old[key], dict) and isinstance(new[key], dict) and isinstance(defaults.get(key), dict):
-            if not _same_config(old[key], new[key], defaults[key]):
-                return False
-        elif old[key] != new[key]:
-            return False
-    return True
-
-
 def carried_variants(args: Args) -> dict[str, dict]:
     """{variant: result} from --carry-from that this invocation would measure identically."""
     if args.carry_from is None:
         return {}
     old = json.loads(Path(args.carry_from).read_text())
-    new_base = json.loads(json.dumps(dataclasses.asdict(variant_config(args, "default"))))
-    defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
-    for field_name in ("out",):  # where the runs live does not change what they measure
-        new_base.pop(field_name), old["base_config"].pop(field_name, None), defaults.pop(field_name)
+    # Fields added since the earlier file take their defaults, as when a saved run is reused.
+    old_base = config_from_dict(TrainConfig, old["base_config"])
     same = ((old["seeds"], old["env_steps"], old["eval_every"]) == (args.seeds, args.env_steps, args.eval_every)
-            and _same_config(old["base_config"], new_base, defaults))
+            and not config_differences(old_base, variant_config(args, "default")))
     if not same:
         raise SystemExit(f"error: {args.carry_from} was measured with another base config, seeds, budget or "
                          f"evaluation; nothing can be carried over from it")

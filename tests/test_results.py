@@ -3,6 +3,7 @@ JSON's numbers (benchmarks/readme_tables.py writes them; this checks nobody edit
 import dataclasses
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from agent.config import preset, save_config
 from benchmarks import readme_tables
 from benchmarks.provenance import RESULTS, ROOT, provenance, write_results
 from benchmarks.runs import OtherConfig, train_or_reuse
+from benchmarks.sample_efficiency import Args, carried_variants
 
 RESULT_FILES = sorted(RESULTS.glob("*.json"))
 PROVENANCE_KEYS = {"commit", "dirty", "command", "args", "machine", "versions", "wall_s"}
@@ -57,3 +59,12 @@ def test_a_benchmark_refuses_to_reuse_a_run_trained_with_another_config(tmp_path
     save_config(tmp_path, old)  # what train.py leaves in a run folder
     with pytest.raises(OtherConfig, match="discount"):
         train_or_reuse(dataclasses.replace(old, discount=0.9))
+
+
+def test_the_study_carries_over_only_variants_measured_with_the_same_setup():
+    committed = str(RESULTS / "sample_efficiency.json")
+    carried = carried_variants(Args(carry_from=committed))
+    assert set(carried) == {v["variant"] for v in json.loads(Path(committed).read_text())["variants"]}
+    assert all(len(v["measured_at_commit"]) == 40 for v in carried.values())
+    with pytest.raises(SystemExit, match="another base config, seeds"):
+        carried_variants(Args(carry_from=committed, seeds=4))
