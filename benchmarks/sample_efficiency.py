@@ -75,6 +75,8 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "ratio_0.25": ("replay ratio 0.25: one update per 4 env steps (default 1)",
                    _replay(replay_ratio=0.25, replay_ratio_start=0.25)),
     "td5": ("TD horizon 5 (default 10)", _loss(td_steps=5)),
+    "td30": ("TD horizon 30 (default 10): failure seen ~3x further back per target refresh", _loss(td_steps=30)),
+    "td50": ("TD horizon 50 (default 10)", _loss(td_steps=50)),
     "puct_visits": ("acting with PUCT, visit counts sampled at temperature 1 (default Gumbel)",
                     _planner(policy="muzero")),
     "width_128": ("hidden width and latent 128 (default 64)", _network(hidden=128, latent=128)),
