@@ -75,8 +75,11 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "ratio_0.25": ("replay ratio 0.25: one update per 4 env steps (default 1)",
                    _replay(replay_ratio=0.25, replay_ratio_start=0.25)),
     "td5": ("TD horizon 5 (default 10)", _loss(td_steps=5)),
-    "td30": ("TD horizon 30 (default 10): failure seen ~3x further back per target refresh", _loss(td_steps=30)),
-    "td50": ("TD horizon 50 (default 10)", _loss(td_steps=50)),
+    # A window must fit in replay before learning starts: min size per env = 5 + n + 1 (default 32).
+    "td30": ("TD horizon 30 (default 10; learning starts at 36 steps per env)",
+             lambda c: _loss(td_steps=30)(_replay(min_size_per_env=36)(c))),
+    "td50": ("TD horizon 50 (default 10; learning starts at 56 steps per env)",
+             lambda c: _loss(td_steps=50)(_replay(min_size_per_env=56)(c))),
     "puct_visits": ("acting with PUCT, visit counts sampled at temperature 1 (default Gumbel)",
                     _planner(policy="muzero")),
     "width_128": ("hidden width and latent 128 (default 64)", _network(hidden=128, latent=128)),
