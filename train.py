@@ -5,6 +5,7 @@
     python train.py --preset efficientzero  # every EfficientZero addition on (default: muzero)
     python train.py --env breakout-minatar  # pixels (MinAtar through gymnax), ResNet networks
     python train.py --env gymnax:Acrobot-v1 # any gymnax env with discrete actions
+    python train.py --env gymnasium:Acrobot-v1   # any gymnasium env with discrete actions (host loop)
     python train.py --list-envs             # every env name --env accepts
     python train.py --help                  # every config field, documented
     python train.py --resume runs/DIR       # continue a stopped run (--devices N: on N devices)

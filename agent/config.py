@@ -123,8 +123,9 @@ class TrainConfig:
     """Everything a training run needs; saved as config.json in the run folder."""
 
     env: str = "cartpole"
-    """Environment name: cartpole, chain, bandit, coin_at_end, cheese_in_corner, breakout-minatar, or
-    gymnax:<id> for any gymnax env with discrete actions (python train.py --list-envs lists them)."""
+    """Environment name: cartpole, chain, bandit, coin_at_end, cheese_in_corner, breakout-minatar,
+    gymnax:<id> for any gymnax env with discrete actions, or gymnasium:<id> for any gymnasium env with
+    discrete actions, stepped on the host (python train.py --list-envs lists them)."""
     env_kwargs: dict[str, float] = field(default_factory=dict)
     """Arguments of the env's constructor, e.g. `--env-kwargs diversity 0.2` (the gridworlds' fraction
     of training levels with a random goal)."""
@@ -199,6 +200,9 @@ PRESETS: dict[str, TrainConfig] = {
                                     eval=EvalConfig(episodes=8, every_env_steps=2_000), eval_on_gymnasium=False),
 }
 
+# The same task through another family: the same preset, on that family's env.
+PRESET_ALIASES = {"gymnasium:CartPole-v1": "cartpole", "gymnax:CartPole-v1": "cartpole"}
+
 ALGORITHMS = ("muzero", "efficientzero")
 BOOTSTRAPS = ("target", "search")
 # EfficientZero's additions, each switched by config fields (see with_additions).
@@ -250,7 +254,11 @@ def preset(env: str, algorithm: str = "muzero") -> TrainConfig:
     name = envs.canonical_name(env)
     if not envs.exists(name):
         raise ValueError(f"unknown env {env!r}; valid names: {envs.describe_names()}")
-    config = PRESETS.get(name, dataclasses.replace(TrainConfig(), env=name))
+    if name in PRESET_ALIASES:
+        # gymnasium's evaluation of the JAX CartPole is for the JAX env; these are that env already.
+        config = dataclasses.replace(PRESETS[PRESET_ALIASES[name]], env=name, eval_on_gymnasium=False)
+    else:
+        config = PRESETS.get(name, dataclasses.replace(TrainConfig(), env=name))
     return config if algorithm == "muzero" else with_algorithm(config, algorithm)
 
 

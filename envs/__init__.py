@@ -4,7 +4,8 @@ Ground layer: imports nothing from the other packages.
 
 Public API: `Env`, `State`, `TimeStep`, `make`, `names`, `exists`, `describe_names`, `register`,
 `canonical_name`, `GymnaxEnv` (any discrete gymnax env, as `gymnax:<id>`),
-`check_env`, `EnvCheckError`, `hand_values`, `register_hand_value`, and the envs `CartPole`, `Chain`, `Bandit`,
+`HostEnv` (any discrete gymnasium env, as `gymnasium:<id>`, stepped on the host), `is_host_env`,
+`require_jax_env`, `check_env`, `EnvCheckError`, `hand_values`, `register_hand_value`, and the envs `CartPole`, `Chain`, `Bandit`,
 `CoinAtEnd`, `CheeseInCorner` (the goal-misgeneralization gridworlds), `BreakoutMinAtar`
 (pixels, through gymnax).
 """
@@ -14,6 +15,7 @@ from envs.check import EnvCheckError, check_env
 from envs.gridworlds import CheeseInCorner, CoinAtEnd
 from envs.gymnax_env import GymnaxEnv
 from envs.hand_values import hand_values, register_hand_value
+from envs.host import HostEnv, is_host_env, require_jax_env
 from envs.minatar import BreakoutMinAtar
 from envs.registry import canonical_name, describe_names, exists, make, names, register
 from envs.toy import Bandit, Chain
@@ -28,6 +30,7 @@ __all__ = [
            "Env",
            "EnvCheckError",
            "GymnaxEnv",
+           "HostEnv",
            "State",
            "TimeStep",
            "canonical_name",
@@ -35,8 +38,10 @@ __all__ = [
            "describe_names",
            "exists",
            "hand_values",
+           "is_host_env",
            "make",
            "names",
            "register",
            "register_hand_value",
+           "require_jax_env",
 ]

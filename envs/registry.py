@@ -1,5 +1,5 @@
-"""`envs.make(name, **kwargs)`: build a registered env, or any discrete gymnax env as
-`gymnax:<id>`, by name."""
+"""`envs.make(name, **kwargs)`: build a registered env, any discrete gymnax env as
+`gymnax:<id>`, or any discrete gymnasium env as `gymnasium:<id>` (stepped on the host), by name."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,6 +11,9 @@ from envs.cartpole import CartPole
 from envs.gridworlds import CheeseInCorner, CoinAtEnd
 from envs.gymnax_env import DISCRETE_IDS, GymnaxEnv
 from envs.gymnax_env import PREFIX as GYMNAX
+from envs.host import PREFIX as GYMNASIUM
+from envs.host import HostEnv
+from envs.host import registered as gymnasium_registered
 from envs.minatar import BreakoutMinAtar
 from envs.toy import Bandit, Chain
 
@@ -39,15 +42,18 @@ def canonical_name(name: str) -> str:
 
 
 def exists(name: str) -> bool:
-    """Whether `make(name)` can build it: a registered name, or gymnax:<any gymnax id>."""
+    """Whether `make(name)` can build it: a registered name, gymnax:<any gymnax id>, or
+    gymnasium:<any id in gymnasium's registry>."""
     key = canonical_name(name)
-    return key in _REGISTRY or (key.startswith(GYMNAX) and key[len(GYMNAX):] in gymnax.registered_envs)
+    return (key in _REGISTRY or (key.startswith(GYMNAX) and key[len(GYMNAX):] in gymnax.registered_envs)
+            or (key.startswith(GYMNASIUM) and gymnasium_registered(key[len(GYMNASIUM):])))
 
 
 def describe_names() -> str:
     """The names `make` accepts, for help and error messages."""
     return (f"{', '.join(names())}; or gymnax:<id> with a discrete gymnax id "
-            f"({', '.join(DISCRETE_IDS)})")
+            f"({', '.join(DISCRETE_IDS)}); or gymnasium:<id> with any discrete gymnasium id "
+            f"(e.g. gymnasium:CartPole-v1, gymnasium:Acrobot-v1; stepped on the host)")
 
 
 def names() -> list[str]:
@@ -55,14 +61,17 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def make(name: str, **kwargs) -> Env:
-    """Returns a new env; an unknown name raises with the list of valid ones."""
+def make(name: str, **kwargs) -> Env | HostEnv:
+    """Returns a new env (a HostEnv for gymnasium:<id>); an unknown name raises with the list of
+    valid ones."""
     key = canonical_name(name)
     if not exists(key):
         raise ValueError(f"unknown env {name!r}; valid names: {describe_names()}")
     try:
         if key.startswith(GYMNAX):
             return GymnaxEnv(key[len(GYMNAX):], **kwargs)
+        if key.startswith(GYMNASIUM):
+            return HostEnv(key[len(GYMNASIUM):], **kwargs)
         return _REGISTRY[key](**kwargs)
     except TypeError as err:
         raise TypeError(f"envs.make({name!r}): {err}") from None

@@ -72,6 +72,7 @@ class Agent:
     def __init__(self, config: TrainConfig, objective: Objective | None = None):
         self.config = config
         self.env = envs.make(config.env, **config.env_kwargs)
+        self.host = envs.is_host_env(self.env)  # gymnasium:<id>, stepped on the host
         self.graphdef = nnx.split(self._network(nnx.Rngs(0)))[0]  # the structure; parameters come from keys
         self.model = LearnedModel(self.graphdef, self.env.observation_shape, self.env.num_actions)
         self.objective = objective or make_objective(config.env, config.value, config.discount, config.value_blend)
@@ -83,6 +84,12 @@ class Agent:
         self.iteration = jax.jit(self._iteration, donate_argnums=0, in_shardings=(self.shardings,),
                                  out_shardings=(self.shardings, None))
         self.evaluate = jax.jit(self._evaluate, static_argnames=("episodes", "num_simulations"))
+        # Host envs (gymnasium:<id>): agent.host.host_env_loop steps them and calls these instead of
+        # `iteration` and `evaluate`.
+        self.host_keys = jax.jit(self._host_keys, donate_argnums=0)
+        self.host_search = jax.jit(self._host_search)
+        self.host_learn = jax.jit(self._host_learn, donate_argnums=0, out_shardings=(self.shardings, None))
+        self.cut_episodes = jax.jit(self._cut_episodes, donate_argnums=0)
         self._init = jax.jit(jax.vmap(self.init_seed), out_shardings=self.shardings)
 
     @staticmethod
@@ -132,7 +139,10 @@ class Agent:
         config, env = self.config, self.env
         param_key, key = jax.random.split(key)
         key, reset_key = jax.random.split(key)
-        env_state, timestep = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))
+        if self.host:
+            env_state, timestep = host_placeholders(env, config.num_envs)
+        else:
+            env_state, timestep = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))
         params = nnx.to_pure_dict(nnx.split(self._network(nnx.Rngs(param_key)))[1])
         learner = LearnerState(params, params, self.tx.init(params), jnp.zeros((), jnp.int32))
         example = replay_lib.Transition(
@@ -140,7 +150,8 @@ class Agent:
             action=jnp.zeros((config.num_envs,), jnp.int32),
             reward=timestep.reward, terminated=timestep.terminated, truncated=timestep.truncated,
             policy=jnp.zeros((config.num_envs, env.num_actions)),
-            features=jax.vmap(env.features)(env_state), action_mask=timestep.action_mask,
+            features=timestep.observation.reshape(config.num_envs, -1) if self.host else
+            jax.vmap(env.features)(env_state), action_mask=timestep.action_mask,
             final_observation=timestep.observation,
             root_value=jnp.zeros((config.num_envs,)) if self.spec.bootstrap == "search" else None)
         zero = jnp.zeros((), jnp.int32)
@@ -201,9 +212,14 @@ class Agent:
 
     def _iteration(self, state: TrainState) -> tuple[TrainState, dict]:
         """state [S, ...] -> (state, {metric: [S]})."""
-        config = self.config
         state, learn_keys, (return_sums, finished, nonfinite) = jax.vmap(self._act)(state)
+        return self._learn(state, learn_keys, return_sums, finished, nonfinite)
 
+    def _learn(self, state: TrainState, learn_keys: jax.Array, return_sums: jax.Array, finished: jax.Array,
+               nonfinite: jax.Array) -> tuple[TrainState, dict]:
+        """The learner half of an iteration, after its acting: as many updates as the replay-ratio
+        schedule owes. state [S, ...], learn_keys [S]; the acting's episode sums [S] go into the metrics."""
+        config = self.config
         # Every seed has taken the same env steps and holds the same replay size: read seed 0's.
         env_steps = state.env_steps[0]
         ready = replay_lib.size(seed_slice(state.replay, 0)) >= config.replay.min_size_per_env
@@ -238,6 +254,52 @@ class Agent:
         )
         return state, metrics
 
+    # --- host envs (gymnasium:<id>): the env steps in Python, search and learner stay jitted ------
+    def _host_keys(self, state: TrainState) -> tuple[TrainState, jax.Array, jax.Array]:
+        """state [S, ...] -> (state with fresh keys, the search keys [S, T] of this iteration's T acting
+        steps, the learner keys [S]): the same splits as `_act` makes."""
+        def one(key):
+            key, act_key, learn_key = jax.random.split(key, 3)
+            step_keys = jax.random.split(act_key, self.config.act_steps_per_iteration)
+            return key, jax.vmap(lambda k: jax.random.split(k)[0])(step_keys), learn_key
+
+        key, search_keys, learn_keys = jax.vmap(one)(state.key)
+        return state.replace(key=key), search_keys, learn_keys
+
+    def _host_search(self, params, keys: jax.Array, observation: jax.Array) -> tuple[jax.Array, ...]:
+        """The acting search for host envs: params [S, ...], keys [S], observation [S, E, *obs] ->
+        (action [S, E], policy target [S, E, A], root value [S, E], NaN/inf places [S])."""
+        def one(p, key, obs):
+            out = plan(p, key, obs, model=self.model, objective=self.objective, config=self.config.planner)
+            return out.action, out.action_weights, out.root_value, nonfinite_count(out.tree)
+
+        return jax.vmap(one)(params, keys, observation)
+
+    def _host_learn(self, state: TrainState, steps: replay_lib.Transition, learn_keys: jax.Array,
+                    observation: jax.Array, episode_return: jax.Array, return_sums: jax.Array,
+                    finished: jax.Array, nonfinite: jax.Array) -> tuple[TrainState, dict]:
+        """Writes the T steps the host took (steps: Transition of [T, S, E, ...]) into replay, then
+        learns as `_iteration` does. observation [S, E, *obs]: what the envs show now (kept in the
+        state's timestep); episode_return [S, E]: the running returns."""
+        replay = jax.vmap(lambda r, seq: jax.lax.scan(lambda r, step: (replay_lib.add(r, step), None), r, seq)[0],
+                          in_axes=(0, 1))(state.replay, steps)
+        t_steps = steps.action.shape[0]
+        state = state.replace(
+            replay=replay, timestep=state.timestep._replace(observation=observation),
+            env_steps=state.env_steps + t_steps * self.config.num_envs,
+            episodes=state.episodes + finished, episode_return=episode_return)
+        return self._learn(state, learn_keys, return_sums, finished, nonfinite)
+
+    def _cut_episodes(self, state: TrainState) -> TrainState:
+        """Marks every stream's latest step as truncated: a resumed host run starts fresh episodes,
+        so the ones in progress were cut there (their last observation is kept to bootstrap on)."""
+        def cut(replay):
+            row = (replay.inserted - 1) % replay.capacity
+            cut_row = replay.data.truncated[row] | (replay.inserted > 0)
+            return replay.replace(data=replay.data._replace(truncated=replay.data.truncated.at[row].set(cut_row)))
+
+        return state.replace(replay=jax.vmap(cut)(state.replay), episode_return=jnp.zeros_like(state.episode_return))
+
     # --- evaluation ----------------------------------------------------------------
     def _evaluate(self, params, keys: jax.Array, *, episodes: int, num_simulations: int) -> jax.Array:
         """params [S, ...], keys [S] -> [S, episodes] returns of a greedy search (no Gumbel noise)
@@ -245,6 +307,15 @@ class Agent:
         planner = greedy_planner(num_simulations, self.config.planner)
         return jax.vmap(lambda p, key: rollout(self.env, self.model, p, self.objective, planner, key, episodes)[0])(
             params, keys)
+
+
+def host_placeholders(env, num_envs: int) -> tuple[jax.Array, envs.TimeStep]:
+    """(env_state, timestep) of a host env's TrainState: its envs live on the host, so env_state is
+    a placeholder ([E] zeros) and timestep holds the latest observations, all actions legal."""
+    false = jnp.zeros((num_envs,), bool)
+    return jnp.zeros((num_envs,), jnp.int32), envs.TimeStep(
+        observation=jnp.zeros((num_envs, *env.observation_shape), jnp.float32), reward=jnp.zeros((num_envs,)),
+        terminated=false, truncated=false, action_mask=jnp.ones((num_envs, env.num_actions), bool))
 
 
 def seed_slice(tree, index: int):

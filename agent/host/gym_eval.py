@@ -1,4 +1,5 @@
-"""Evaluate an agent on gymnasium's own env (CartPole-v1) through the host episode loop.
+"""Evaluate an agent on gymnasium envs through the host episode loop: gymnasium's own CartPole-v1
+for the JAX CartPole, and the envs of a host env's run (gymnasium:<id>).
 
 The host steps `episodes` gymnasium envs (agent.algorithm.rollout.host_rollout); the same
 jitted greedy search picks every env's action in one batched call.
@@ -10,20 +11,35 @@ import jax
 import numpy as np
 
 from agent.algorithm.rollout import greedy_planner, host_rollout
+from search.objective import Objective
 from search.planner import plan
 
 GYMNASIUM_IDS = {"cartpole": "CartPole-v1"}
 
 
-def _search_fn(agent, num_simulations: int):
-    """The jitted greedy search of an agent, built once per agent and simulation count (a multi-seed
-    run evaluates every seed with it: one compile, not one per seed)."""
+def _search_fn(agent, num_simulations: int, objective: Objective | None = None):
+    """The jitted greedy search of an agent, built once per agent, simulation count and objective (a
+    multi-seed run evaluates every seed with it: one compile, not one per seed)."""
+    objective = objective or agent.objective
     cache = agent.__dict__.setdefault("_gymnasium_search", {})
-    if num_simulations not in cache:
+    if (num_simulations, objective) not in cache:
         planner = greedy_planner(num_simulations, agent.config.planner)
-        cache[num_simulations] = jax.jit(lambda p, key, obs: plan(p, key, obs, model=agent.model,
-                                                                  objective=agent.objective, config=planner).action)
-    return cache[num_simulations]
+        cache[num_simulations, objective] = jax.jit(lambda p, key, obs: plan(p, key, obs, model=agent.model,
+                                                                             objective=objective,
+                                                                             config=planner).action)
+    return cache[num_simulations, objective]
+
+
+def play_host_episodes(agent, params, host_envs: list, *, num_simulations: int, seed: int,
+                       objective: Objective | None = None) -> np.ndarray:
+    """[N] returns of one greedy-search episode in each of N gymnasium envs (env i reset with seed + i),
+    under `objective` (default: the agent's). The envs are closed afterwards."""
+    search = _search_fn(agent, num_simulations, objective)
+    try:
+        return host_rollout(host_envs, lambda key, obs: search(params, key, obs), jax.random.PRNGKey(seed), seed)
+    finally:
+        for env in host_envs:
+            env.close()
 
 
 def evaluate_on_gymnasium(agent, params, *, episodes: int, num_simulations: int, seed: int) -> np.ndarray:
@@ -32,10 +48,5 @@ def evaluate_on_gymnasium(agent, params, *, episodes: int, num_simulations: int,
     if gym_id is None:
         raise ValueError(f"no gymnasium counterpart registered for env {agent.env.name!r}; "
                          f"known: {sorted(GYMNASIUM_IDS)}")
-    search = _search_fn(agent, num_simulations)
-    gym_envs = [gymnasium.make(gym_id) for _ in range(episodes)]
-    try:
-        return host_rollout(gym_envs, lambda key, obs: search(params, key, obs), jax.random.PRNGKey(seed), seed)
-    finally:
-        for env in gym_envs:
-            env.close()
+    return play_host_episodes(agent, params, [gymnasium.make(gym_id) for _ in range(episodes)],
+                              num_simulations=num_simulations, seed=seed)

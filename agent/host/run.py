@@ -11,6 +11,7 @@ keeps the last good checkpoint.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import signal
@@ -32,6 +33,7 @@ from agent.algorithm.iteration import Agent, seed_slice, to_host
 from agent.config import TrainConfig, load_config, save_config, validate
 from agent.host.checkpoint import Checkpoints
 from agent.host.gym_eval import GYMNASIUM_IDS, evaluate_on_gymnasium
+from agent.host.host_env_loop import HostEnvLoop
 from agent.host.records import Recorder, plot_learning_curve
 from agent.host.run_dir import remove_run_outputs, run_lock
 
@@ -72,7 +74,8 @@ def seeds_label(config: TrainConfig) -> str:
 
 
 def default_run_dir(config: TrainConfig) -> Path:
-    return Path("runs") / f"{config.env}-{seeds_label(config)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    env = config.env.replace(":", "_").replace("/", "_")  # gymnasium:ns/Id-v0 -> one folder name
+    return Path("runs") / f"{env}-{seeds_label(config)}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 class _StopFlag:
@@ -161,6 +164,11 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
         wall_offset = host.get("wall_s", 0.0)
         next_eval = host.get("next_eval", next_eval)
         next_ckpt = host.get("next_checkpoint", next_ckpt)
+    # Host envs (gymnasium:<id>) step in Python: their loop offers the agent's two calls.
+    host_loop = HostEnvLoop(agent) if agent.host else None
+    iterate, evaluate = (host_loop.iteration, host_loop.evaluate) if host_loop else (agent.iteration, agent.evaluate)
+    if host_loop:
+        state = host_loop.resume(state)
     # A resumed run drops the records written after the checkpoint it continues from.
     recorder = Recorder(run_dir, after_step=restored_step if resuming else None)
     start = time.perf_counter()
@@ -183,14 +191,14 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
                         TextColumn("{task.fields[rate]:>7.0f} env steps/s"),
                         TextColumn("eval {task.fields[eval]}"), TextColumn("loss {task.fields[loss]}"),
                         TimeElapsedColumn(), disable=quiet)
-    with _StopFlag() as stop, progress:
+    with _StopFlag() as stop, progress, contextlib.closing(host_loop) if host_loop else contextlib.nullcontext():
         task = progress.add_task(f"{config.env} {seeds_label(config)}", total=config.total_env_steps,
                                  completed=env_steps, rate=0.0, eval="-", loss="-")
         iterations, rate_clock, rate_steps = 0, time.perf_counter(), env_steps
         compile_s = None
         while env_steps < config.total_env_steps:
             t0 = time.perf_counter()
-            state, metrics = agent.iteration(state)
+            state, metrics = iterate(state)
             metrics = to_host(metrics)
             if compile_s is None:
                 compile_s = time.perf_counter() - t0  # first call: compile + one iteration
@@ -225,9 +233,9 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             if evaluated:
                 while next_eval <= env_steps:
                     next_eval += config.eval.every_env_steps
-                last_eval = np.asarray(agent.evaluate(state.learner.params, agent.eval_keys(env_steps),
-                                                      episodes=config.eval.episodes,
-                                                      num_simulations=config.eval.num_simulations))
+                last_eval = np.asarray(evaluate(state.learner.params, agent.eval_keys(env_steps),
+                                                episodes=config.eval.episodes,
+                                                num_simulations=config.eval.num_simulations))
                 values["eval_return_mean"] = last_eval.mean(axis=1).tolist()
                 values["eval_return_std"] = last_eval.std(axis=1).tolist()
                 median, _ = _eval_summary(last_eval)

@@ -16,8 +16,10 @@ import jax
 import numpy as np
 import tyro
 
+import envs
 from agent.algorithm.rollout import greedy_planner, rollout
 from agent.host.checkpoint import load_run
+from agent.host.gym_eval import play_host_episodes
 from agent.objectives import make_objective
 from agent.tools.cli import run
 from search.models import SimulatorModel
@@ -30,6 +32,8 @@ def evaluate_run(run_dir: str | Path, *, value: str = "learned", model: str = "l
     None: its first) under the named objective and model."""
     agent, params = load_run(run_dir, run_seed)
     objective = make_objective(agent.env.name, value, agent.config.discount, blend)
+    if agent.host:
+        return _evaluate_host_run(agent, params, objective, model, episodes, num_simulations, seed)
     if model == "simulator":
         world = SimulatorModel(agent.env)
     elif model == "learned":
@@ -39,6 +43,15 @@ def evaluate_run(run_dir: str | Path, *, value: str = "learned", model: str = "l
     planner = greedy_planner(num_simulations or agent.config.eval.num_simulations, agent.config.planner)
     fn = jax.jit(lambda p, k: rollout(agent.env, world, p, objective, planner, k, episodes)[0])
     return np.asarray(fn(params, jax.random.PRNGKey(seed)))
+
+
+def _evaluate_host_run(agent, params, objective, model: str, episodes: int, num_simulations: int | None,
+                       seed: int) -> np.ndarray:
+    """[episodes] returns of a host env's run (gymnasium:<id>), one gymnasium env per episode."""
+    if model == "simulator":
+        envs.require_jax_env(agent.env, "--model simulator")
+    return play_host_episodes(agent, params, [agent.env.make_one() for _ in range(episodes)], objective=objective,
+                              num_simulations=num_simulations or agent.config.eval.num_simulations, seed=seed)
 
 
 @dataclass(frozen=True)

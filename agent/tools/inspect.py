@@ -199,6 +199,7 @@ def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes:
     if tree_episodes < 0:
         raise ValueError(f"--tree-episodes {tree_episodes}: must be >= 0 (0 keeps no trees in the page)")
     agent, params = load_run(run_dir, run_seed)
+    envs.require_jax_env(agent.env, "agent.tools.inspect (hand values on exact features, value maps)")
     index = seed_index(agent, run_seed)
     names = list(envs.hand_values(agent.env.name))
     if hand_value is None:
