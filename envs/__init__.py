@@ -4,11 +4,13 @@ Ground layer: imports nothing from the other packages.
 
 Public API: `Env`, `State`, `TimeStep`, `make`, `names`, `exists`, `describe_names`, `register`,
 `canonical_name`, `GymnaxEnv` (any discrete gymnax env, as `gymnax:<id>`),
-`HostEnv` (any discrete gymnasium env, as `gymnasium:<id>`, stepped on the host), `is_host_env`,
+`HostEnv` (any discrete gymnasium env, as `gymnasium:<id>`, stepped on the host), `AtariEnv`
+(`atari:<Game>`, ale-py, on the host), `is_host_env`,
 `require_jax_env`, `check_env`, `EnvCheckError`, `hand_values`, `register_hand_value`, and the envs `CartPole`, `Chain`, `Bandit`,
 `CoinAtEnd`, `CheeseInCorner` (the goal-misgeneralization gridworlds), `BreakoutMinAtar`
 (pixels, through gymnax).
 """
+from envs.atari import AtariEnv
 from envs.base import Env, State, TimeStep
 from envs.cartpole import CartPole
 from envs.check import EnvCheckError, check_env
@@ -21,6 +23,7 @@ from envs.registry import canonical_name, describe_names, exists, make, names, r
 from envs.toy import Bandit, Chain
 
 __all__ = [
+           "AtariEnv",
            "Bandit",
            "BreakoutMinAtar",
            "CartPole",

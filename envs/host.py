@@ -5,6 +5,10 @@
     obs = vec.reset()                         # [4, *observation_shape] float32
     step = vec.step(actions)                  # HostStep of [4, ...] numpy arrays
 
+The agent reads a host env through: name, num_actions, observation_shape, observation_dtype,
+feature_names, num_features, max_steps, features(observations), vector(seeds, training) -> an object
+with reset() and step(actions) -> HostStep (HostEnv here, envs.atari.AtariEnv for Atari).
+
 Any id in gymnasium's registry with a `Discrete` action space and a `Box` observation space
 works, including ids a user registers (`gymnasium.register`). The agent's search and learner
 stay jitted; only `env.step` runs in Python (agent/host/host_env_loop.py drives it).
@@ -103,6 +107,7 @@ class HostEnv:
     """
 
     host = True  # stepped on the host: no jittable reset/step
+    observation_dtype = np.float32
 
     def __init__(self, gym_id: str, max_steps: int | None = None, **make_kwargs):
         if not registered(gym_id):
@@ -139,8 +144,14 @@ class HostEnv:
         """One gymnasium env of this id, cut at `max_steps` (truncated)."""
         return gymnasium.make(self.gym_id, max_episode_steps=self.max_steps, **self.make_kwargs)
 
-    def vector(self, seeds: Sequence[int]) -> HostVector:
-        """len(seeds) envs stepped together; env i is reset with seeds[i]."""
+    def features(self, observation: np.ndarray) -> np.ndarray:
+        """[N, *obs] -> [N, F] float32: the observation, flattened."""
+        return np.asarray(observation, np.float32).reshape(len(observation), -1)
+
+    def vector(self, seeds: Sequence[int], training: bool = True) -> HostVector:
+        """len(seeds) envs stepped together; env i is reset with seeds[i]. (`training`: the same envs
+        either way here; Atari's training envs clip rewards and end episodes at a lost life.)"""
+        del training
         return HostVector(self, seeds)
 
     def __repr__(self) -> str:
@@ -158,5 +169,5 @@ def require_jax_env(env, what: str) -> None:
     `env` is a host env."""
     if is_host_env(env):
         raise ValueError(f"{what} needs the env's state inside JAX (the true simulator, exact features), which "
-                         f"{env.name} does not give: it steps on the host through gymnasium. Use a JAX env "
-                         f"(python train.py --list-envs), e.g. cartpole or gymnax:{env.gym_id}, if one exists.")
+                         f"{env.name} does not give: it steps on the host. Use a JAX env (cartpole, gymnax:<id>, "
+                         f"...; python train.py --list-envs) if there is one for this task.")

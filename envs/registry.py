@@ -1,11 +1,15 @@
 """`envs.make(name, **kwargs)`: build a registered env, any discrete gymnax env as
-`gymnax:<id>`, or any discrete gymnasium env as `gymnasium:<id>` (stepped on the host), by name."""
+`gymnax:<id>`, any discrete gymnasium env as `gymnasium:<id>` (stepped on the host), or an Atari
+game as `atari:<Game>` (ale-py, stepped on the host), by name."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import gymnax
 
+from envs.atari import PREFIX as ATARI
+from envs.atari import AtariEnv, rom_id
+from envs.atari import games as atari_games
 from envs.base import Env
 from envs.cartpole import CartPole
 from envs.gridworlds import CheeseInCorner, CoinAtEnd
@@ -46,14 +50,16 @@ def exists(name: str) -> bool:
     gymnasium:<any id in gymnasium's registry>."""
     key = canonical_name(name)
     return (key in _REGISTRY or (key.startswith(GYMNAX) and key[len(GYMNAX):] in gymnax.registered_envs)
-            or (key.startswith(GYMNASIUM) and gymnasium_registered(key[len(GYMNASIUM):])))
+            or (key.startswith(GYMNASIUM) and gymnasium_registered(key[len(GYMNASIUM):]))
+            or (key.startswith(ATARI) and rom_id(key[len(ATARI):]) in atari_games()))
 
 
 def describe_names() -> str:
     """The names `make` accepts, for help and error messages."""
     return (f"{', '.join(names())}; or gymnax:<id> with a discrete gymnax id "
             f"({', '.join(DISCRETE_IDS)}); or gymnasium:<id> with any discrete gymnasium id "
-            f"(e.g. gymnasium:CartPole-v1, gymnasium:Acrobot-v1; stepped on the host)")
+            f"(e.g. gymnasium:CartPole-v1, gymnasium:Acrobot-v1; stepped on the host); or atari:<Game> "
+            f"with an Atari game of ale-py (e.g. atari:Pong, atari:Breakout; {len(atari_games())} games)")
 
 
 def names() -> list[str]:
@@ -61,7 +67,7 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def make(name: str, **kwargs) -> Env | HostEnv:
+def make(name: str, **kwargs) -> Env | HostEnv | AtariEnv:
     """Returns a new env (a HostEnv for gymnasium:<id>); an unknown name raises with the list of
     valid ones."""
     key = canonical_name(name)
@@ -72,6 +78,8 @@ def make(name: str, **kwargs) -> Env | HostEnv:
             return GymnaxEnv(key[len(GYMNAX):], **kwargs)
         if key.startswith(GYMNASIUM):
             return HostEnv(key[len(GYMNASIUM):], **kwargs)
+        if key.startswith(ATARI):
+            return AtariEnv(key[len(ATARI):], **kwargs)
         return _REGISTRY[key](**kwargs)
     except TypeError as err:
         raise TypeError(f"envs.make({name!r}): {err}") from None

@@ -33,3 +33,7 @@ class NetworkConfig:
     """Pixel observations (networks.resnet): channels D of the spatial latent."""
     blocks: int = 1
     """Pixel observations: residual blocks in the representation and in the dynamics."""
+    downsample: int = 1
+    """Pixel observations: halvings of the image in the representation (the latent is [H / 2^n, W / 2^n, D]):
+    1, a stride-2 convolution (MinAtar's 10x10 -> 5x5); each further one is a residual block and a 3x3
+    stride-2 average pool, as in EfficientZero's Atari stem (4: 96x96 -> 6x6)."""

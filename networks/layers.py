@@ -7,6 +7,14 @@ import jax.numpy as jnp
 from flax import nnx
 
 
+def as_float_pixels(observation: jax.Array) -> jax.Array:
+    """uint8 observations (camera frames, kept as bytes in replay) -> float32 in [0, 1]; any other
+    dtype unchanged."""
+    if observation.dtype == jnp.uint8:
+        return observation.astype(jnp.float32) / 255.0
+    return observation
+
+
 def min_max_normalize(x: jax.Array, eps: float = 1e-5) -> jax.Array:
     """Scales each sample of [B, ...] to [0, 1] over all its entries, as MuZero does to its
     hidden state ([B, H] vectors row by row; [B, h, w, D] maps as a whole, as EfficientZero does)."""

@@ -1,8 +1,9 @@
-"""MuZero/EfficientZero networks for pixel observations (MinAtar-sized) [H, W, C]; the
-interface of networks.base with a spatial latent [B, H/2, W/2, D].
+"""MuZero/EfficientZero networks for pixel observations [H, W, C] (MinAtar's 10x10, Atari's 96x96);
+the interface of networks.base with a spatial latent [B, H/2^n, W/2^n, D], n = config.downsample.
 
 As in EfficientZero, scaled down: the representation is a downsampling stem (a 3x3
-convolution, then a stride-2 3x3 convolution: 10x10 -> 5x5) and residual blocks; the
+convolution, then a stride-2 3x3 convolution: 10x10 -> 5x5; for n > 1 each further halving is a
+residual block and a stride-2 average pool: 96x96 -> 6x6 at n = 4) and residual blocks; the
 dynamics adds an action plane (action / A) to the latent, convolves back to D channels
 with a residual connection to the latent, then residual blocks; the heads reduce the
 channels with a 1x1 convolution and read the flattened map with MLPs. LayerNorm stands
@@ -17,7 +18,13 @@ from flax import nnx
 
 from networks.base import MuZeroNetwork
 from networks.config import NetworkConfig
-from networks.layers import MLP, ConvHead, ResidualBlock, min_max_normalize
+from networks.layers import (
+    MLP,
+    ConvHead,
+    ResidualBlock,
+    as_float_pixels,
+    min_max_normalize,
+)
 
 
 class MuZeroResNet(MuZeroNetwork):
@@ -34,7 +41,9 @@ class MuZeroResNet(MuZeroNetwork):
         self.num_actions = num_actions
         self.value_prefix_horizon = c.value_prefix_horizon
         self.lstm_hidden = c.lstm_hidden
-        spatial = ((height + 1) // 2) * ((width + 1) // 2)
+        for _ in range(c.downsample):
+            height, width = (height + 1) // 2, (width + 1) // 2
+        spatial = height * width
         reduced = max(d // 4, 4)
         self.stem = nnx.Conv(in_channels, d, (3, 3), rngs=rngs)
         self.down = nnx.Conv(d, d, (3, 3), strides=(2, 2), rngs=rngs)
@@ -55,11 +64,15 @@ class MuZeroResNet(MuZeroNetwork):
         self.decoder = ConvHead(d, reduced, spatial, c.hidden, num_features, 1, rngs=rngs, zero_output=True)
         self.projection = MLP(d * spatial, c.hidden, c.projection, 1, rngs=rngs)
         self.projection_predictor = MLP(c.projection, c.hidden, c.projection, 1, rngs=rngs)
+        # Built last, so that the layers above draw the same numbers whatever the downsampling.
+        self.downsample_blocks = nnx.List([ResidualBlock(d, rngs=rngs) for _ in range(c.downsample - 1)])
 
     def represent(self, observation: jax.Array) -> jax.Array:
-        """[B, H, W, C] -> [B, H/2, W/2, D] latent in [0, 1]."""
-        x = nnx.relu(self.stem(observation))
+        """[B, H, W, C] (float, or uint8 frames scaled to [0, 1]) -> [B, H/2^n, W/2^n, D] latent in [0, 1]."""
+        x = nnx.relu(self.stem(as_float_pixels(observation)))
         x = self.down(x)
+        for block in self.downsample_blocks:
+            x = nnx.avg_pool(block(x), (3, 3), strides=(2, 2), padding="SAME")
         for block in self.representation_blocks:
             x = block(x)
         return min_max_normalize(x)

@@ -110,6 +110,9 @@ def test_what_needs_a_jax_env_is_refused_for_host_envs(corridor_run, capsys):
     assert "gymnasium:<id> with any discrete gymnasium id" in capsys.readouterr().err
     run = corridor_run[1].run_dir
     assert evaluate_run(run, episodes=2, num_simulations=2).shape == (2,)  # the learned model: fine
+    # A hand value on the feature decoder's output (the observation here) needs no env state: fine too.
+    envs.register_hand_value(f"gymnasium:{CORRIDOR}", "position", lambda features: features[..., 0])
+    assert evaluate_run(run, value="position", episodes=2, num_simulations=2).shape == (2,)
     with pytest.raises(ValueError, match="--model simulator needs the env's state inside JAX"):
         evaluate_run(run, model="simulator", episodes=2)
     with pytest.raises(ValueError, match="agent.tools.inspect .* needs the env's state inside JAX"):

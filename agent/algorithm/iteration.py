@@ -150,7 +150,7 @@ class Agent:
             action=jnp.zeros((config.num_envs,), jnp.int32),
             reward=timestep.reward, terminated=timestep.terminated, truncated=timestep.truncated,
             policy=jnp.zeros((config.num_envs, env.num_actions)),
-            features=timestep.observation.reshape(config.num_envs, -1) if self.host else
+            features=jnp.zeros((config.num_envs, env.num_features)) if self.host else
             jax.vmap(env.features)(env_state), action_mask=timestep.action_mask,
             final_observation=timestep.observation,
             root_value=jnp.zeros((config.num_envs,)) if self.spec.bootstrap == "search" else None)
@@ -314,7 +314,7 @@ def host_placeholders(env, num_envs: int) -> tuple[jax.Array, envs.TimeStep]:
     a placeholder ([E] zeros) and timestep holds the latest observations, all actions legal."""
     false = jnp.zeros((num_envs,), bool)
     return jnp.zeros((num_envs,), jnp.int32), envs.TimeStep(
-        observation=jnp.zeros((num_envs, *env.observation_shape), jnp.float32), reward=jnp.zeros((num_envs,)),
+        observation=jnp.zeros((num_envs, *env.observation_shape), env.observation_dtype), reward=jnp.zeros((num_envs,)),
         terminated=false, truncated=false, action_mask=jnp.ones((num_envs, env.num_actions), bool))
 
 

@@ -31,6 +31,7 @@ from agent.algorithm.sharding import shard_batch
 from agent.algorithm.spec import LearnerSpec
 from agent.algorithm.targets import Targets, first_truncation, n_step_targets
 from agent.config import OptimConfig
+from networks.layers import as_float_pixels
 from networks.support import logits_to_scalar
 
 
@@ -145,7 +146,7 @@ def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state:
                        targets.policy_mask], (spec.batch_size, k_steps + 1))
     chex.assert_shape(targets.policy, (spec.batch_size, k_steps + 1, None))
     # The observations the loss reads: row 0 (representation) and rows 1..K (consistency targets).
-    observations = windows.observation[:, :k_steps + 1]
+    observations = as_float_pixels(windows.observation[:, :k_steps + 1])  # camera frames: bytes in replay
     if spec.augmentation:
         key, augment_key = jax.random.split(key)
         flat = observations.reshape(-1, *observations.shape[2:])

@@ -3,13 +3,15 @@
     returns, final_states = rollout(env, model, params, objective, planner, key, episodes)
     records, final_states = trajectory(env, model, params, objective, planner, key, episodes, steps, record)
     returns = host_rollout(host_envs, act, key, seed)
+    returns = host_vector_rollout(vector, act, key)
 
 `rollout` plays `episodes` fresh JAX envs until all are done (a while loop: training
 evaluation, `agent.tools.evaluate`, the benchmarks); `trajectory` plays the same
 episodes (same reset keys, same search keys) for a fixed number of steps and keeps
 what `record` reads at every step (inspection, rendering); `host_rollout` steps
 host envs with the gymnasium API (gymnasium's own CartPole) with the same jitted
-search choosing every action. JAX envs are absorbing once done, so returns are plain
+search choosing every action; `host_vector_rollout` plays the first episode of each env
+of a host env's vector (gymnasium:<id>, atari:<Game>; envs.host). JAX envs are absorbing once done, so returns are plain
 reward sums and the final states hold each episode's end.
 """
 from __future__ import annotations
@@ -98,6 +100,23 @@ def trajectory(env, model, params, objective: Objective, planner: PlannerConfig,
 
     (final_state, _, _), records = jax.lax.scan(body, (env_state, ts, run_key), None, length=steps)
     return records, final_state
+
+
+def host_vector_rollout(vector, act: Callable[[jax.Array, np.ndarray], np.ndarray], key: jax.Array) -> np.ndarray:
+    """[N] returns of the first episode of each of the N envs of a host vector (envs.host: reset()
+    and step(actions) -> HostStep, autoresetting). act(key, observations [N, *obs]) -> actions [N],
+    one batched search. Envs whose episode ended keep stepping (their next episode is ignored), so
+    the batch shape, and so the compiled search, never changes."""
+    obs = vector.reset()
+    returns = np.zeros(len(vector))
+    done = np.zeros(len(vector), bool)
+    while not done.all():
+        key, sub = jax.random.split(key)
+        step = vector.step(np.asarray(act(sub, jnp.asarray(obs))))
+        returns += np.where(done, 0.0, step.reward)
+        done |= step.terminated | step.truncated
+        obs = step.observation
+    return returns
 
 
 def host_rollout(host_envs: Sequence[Any], act: Callable[[jax.Array, np.ndarray], np.ndarray], key: jax.Array,

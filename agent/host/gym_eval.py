@@ -10,7 +10,7 @@ import gymnasium
 import jax
 import numpy as np
 
-from agent.algorithm.rollout import greedy_planner, host_rollout
+from agent.algorithm.rollout import greedy_planner, host_rollout, host_vector_rollout
 from search.objective import Objective
 from search.planner import plan
 
@@ -40,6 +40,17 @@ def play_host_episodes(agent, params, host_envs: list, *, num_simulations: int, 
     finally:
         for env in host_envs:
             env.close()
+
+
+def play_host_vector(agent, params, vector, *, num_simulations: int, seed: int,
+                     objective: Objective | None = None) -> np.ndarray:
+    """[N] returns of the first greedy-search episode of each env of a host env's vector (envs.host,
+    envs.atari), under `objective` (default: the agent's). The vector is closed afterwards."""
+    search = _search_fn(agent, num_simulations, objective)
+    try:
+        return host_vector_rollout(vector, lambda key, obs: search(params, key, obs), jax.random.PRNGKey(seed))
+    finally:
+        vector.close()
 
 
 def evaluate_on_gymnasium(agent, params, *, episodes: int, num_simulations: int, seed: int) -> np.ndarray:

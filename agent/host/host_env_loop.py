@@ -8,8 +8,8 @@ and the learner stay jitted.
     loop.close()
 
 One iteration: T = act_steps_per_iteration times, one batched search over every seed's envs
-(`agent.host_search`), then one host step of the S x E envs (a gymnasium SyncVectorEnv with
-SAME_STEP autoreset, envs.host); the T steps then go to the device in one transfer and
+(`agent.host_search`), then one host step of the S x E envs (a gymnasium SyncVectorEnv, or ale-py's
+AtariVectorEnv, with SAME_STEP autoreset: envs.host, envs.atari); the T steps then go to the device in one transfer and
 `agent.host_learn` writes them into replay and runs the learner updates the replay-ratio
 schedule owes: the same replay, learner, checkpoints and records as a JAX env's run.
 """
@@ -21,7 +21,7 @@ import numpy as np
 
 from agent.algorithm.iteration import Agent
 from agent.algorithm.replay import Transition
-from agent.algorithm.rollout import greedy_planner, host_rollout
+from agent.algorithm.rollout import greedy_planner, host_vector_rollout
 from search.planner import plan
 
 # Env seeds of training envs are seed * num_envs + e; evaluation envs start here, apart from them.
@@ -42,12 +42,16 @@ class HostEnvLoop:
                                         for e in range(config.num_envs)])
         self.observation = self._per_seed(self.vector.reset())  # [S, E, *obs]
         self.episode_return = np.zeros((self.seeds, self.num_envs), np.float32)
-        self._eval_envs: list = []
         self._eval_search: dict = {}
 
     def _per_seed(self, flat: np.ndarray) -> np.ndarray:
         """[S * E, ...] -> [S, E, ...]"""
         return flat.reshape(self.seeds, self.num_envs, *flat.shape[1:])
+
+    @staticmethod
+    def _flat(per_seed: np.ndarray) -> np.ndarray:
+        """[S, E, ...] -> [S * E, ...]"""
+        return per_seed.reshape(-1, *per_seed.shape[2:])
 
     def resume(self, state):
         """A restored state's episodes in progress end where it was saved (the envs restart)."""
@@ -71,7 +75,7 @@ class HostEnvLoop:
             truncated = self._per_seed(step.truncated)
             steps.append(Transition(
                 observation=observation, action=action, reward=reward, terminated=terminated, truncated=truncated,
-                policy=policy, features=observation.reshape(self.seeds, self.num_envs, -1),
+                policy=policy, features=self._per_seed(agent.env.features(self._flat(observation))),
                 action_mask=np.ones((self.seeds, self.num_envs, agent.env.num_actions), bool),
                 final_observation=self._per_seed(step.final_observation),
                 root_value=root_value if agent.spec.bootstrap == "search" else None))
@@ -88,21 +92,20 @@ class HostEnvLoop:
                                 nonfinite)
 
     def evaluate(self, params, keys: jax.Array, *, episodes: int, num_simulations: int) -> np.ndarray:
-        """params [S, ...], keys [S] -> [S, episodes] returns of a greedy search, one episode in each of
-        S x episodes fresh gymnasium envs (their reset seeds drawn from keys[0])."""
-        agent = self.agent
-        if len(self._eval_envs) != self.seeds * episodes:
-            self._close_eval_envs()
-            self._eval_envs = [agent.env.make_one() for _ in range(self.seeds * episodes)]
+        """params [S, ...], keys [S] -> [S, episodes] returns of a greedy search, the first episode of each
+        of S x episodes fresh evaluation envs (Atari: raw score, whole games), seeded from keys[0]."""
         search = self._greedy_search(num_simulations)
-        seed = EVAL_SEED_OFFSET + int(jax.random.randint(keys[0], (), 0, 2**20))
+        first = EVAL_SEED_OFFSET + int(jax.random.randint(keys[0], (), 0, 2**20)) * self.seeds * episodes
+        vector = self.agent.env.vector(range(first, first + self.seeds * episodes), training=False)
 
         def act(key, obs):
             per_seed = obs.reshape(self.seeds, episodes, *obs.shape[1:])
             return search(params, jax.random.split(key, self.seeds), per_seed).reshape(-1)
 
-        returns = host_rollout(self._eval_envs, act, keys[0], seed)
-        return returns.reshape(self.seeds, episodes)
+        try:
+            return host_vector_rollout(vector, act, keys[0]).reshape(self.seeds, episodes)
+        finally:
+            vector.close()
 
     def _greedy_search(self, num_simulations: int):
         """The jitted greedy search over every seed: params [S], keys [S], obs [S, N, *obs] -> [S, N]."""
@@ -114,11 +117,5 @@ class HostEnvLoop:
             self._eval_search[num_simulations] = jax.jit(jax.vmap(one))
         return self._eval_search[num_simulations]
 
-    def _close_eval_envs(self) -> None:
-        for env in self._eval_envs:
-            env.close()
-        self._eval_envs = []
-
     def close(self) -> None:
         self.vector.close()
-        self._close_eval_envs()

@@ -169,6 +169,9 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
     iterate, evaluate = (host_loop.iteration, host_loop.evaluate) if host_loop else (agent.iteration, agent.evaluate)
     if host_loop:
         state = host_loop.resume(state)
+        if not quiet:
+            print(f"{config.env}: env stepping: host loop ({type(host_loop.vector).__name__} in Python; search and "
+                  f"learner jitted)")
     # A resumed run drops the records written after the checkpoint it continues from.
     recorder = Recorder(run_dir, after_step=restored_step if resuming else None)
     start = time.perf_counter()
@@ -228,7 +231,9 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             values = {**metrics}
             values["train_return_mean"] = [total / count if count else None for total, count in
                                            zip(metrics["train_return_sum"], metrics["episodes_finished"])]
-            extra = {**device_memory(), **({"compile_s": compile_s} if iterations == 1 else {})}
+            first = {"compile_s": compile_s,
+                     "env_stepping": f"host loop ({type(host_loop.vector).__name__})" if host_loop else "jitted"}
+            extra = {**device_memory(), **(first if iterations == 1 else {})}
             evaluated = env_steps >= next_eval or env_steps >= config.total_env_steps
             if evaluated:
                 while next_eval <= env_steps:

@@ -19,7 +19,7 @@ import tyro
 import envs
 from agent.algorithm.rollout import greedy_planner, rollout
 from agent.host.checkpoint import load_run
-from agent.host.gym_eval import play_host_episodes
+from agent.host.gym_eval import play_host_vector
 from agent.objectives import make_objective
 from agent.tools.cli import run
 from search.models import SimulatorModel
@@ -47,11 +47,13 @@ def evaluate_run(run_dir: str | Path, *, value: str = "learned", model: str = "l
 
 def _evaluate_host_run(agent, params, objective, model: str, episodes: int, num_simulations: int | None,
                        seed: int) -> np.ndarray:
-    """[episodes] returns of a host env's run (gymnasium:<id>), one gymnasium env per episode."""
+    """[episodes] returns of a host env's run (gymnasium:<id>, atari:<Game>): the first episode of each of
+    `episodes` evaluation envs (Atari: raw score, whole games), reset with seeds seed, seed + 1, ..."""
     if model == "simulator":
         envs.require_jax_env(agent.env, "--model simulator")
-    return play_host_episodes(agent, params, [agent.env.make_one() for _ in range(episodes)], objective=objective,
-                              num_simulations=num_simulations or agent.config.eval.num_simulations, seed=seed)
+    return play_host_vector(agent, params, agent.env.vector(range(seed, seed + episodes), training=False),
+                            objective=objective, seed=seed,
+                            num_simulations=num_simulations or agent.config.eval.num_simulations)
 
 
 @dataclass(frozen=True)

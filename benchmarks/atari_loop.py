@@ -1,0 +1,96 @@
+"""Env steps/s of the whole training loop on an Atari game (the atari100k preset, host loop).
+
+    python -m benchmarks.atari_loop                          # Breakout, the preset as it is
+    python -m benchmarks.atari_loop --game Pong --iterations 5
+
+Two settings, each warmed up (compile; for the whole loop, until the learner runs) and timed over
+--iterations iterations with jax.block_until_ready:
+  whole loop: acting (one 50-simulation search per step over the envs, ale-py stepping on the host)
+    and the learner updates the preset's replay ratio asks for (1 per env step, batch 256, every
+    EfficientZero addition: reanalyze searches half of each batch again);
+  acting only: no learner updates.
+Compile time (the first iteration) is reported separately. Writes benchmarks/results/NAME.{json,md}.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import jax
+import tyro
+
+from agent.algorithm.iteration import Agent
+from agent.config import preset
+from agent.host.host_env_loop import HostEnvLoop
+from benchmarks.provenance import RESULTS, write_results
+
+
+@dataclass(frozen=True)
+class Args:
+    """Whole-loop throughput of the atari100k preset."""
+
+    game: str = "Breakout"
+    """Atari game (atari:<game>)."""
+    iterations: int = 3
+    """Timed iterations per setting (one iteration: 4 envs x 4 steps, then 16 learner updates)."""
+    name: str = ""
+    """Output stem (default: atari_loop_<platform>)."""
+
+
+def measure(args: Args, learn: bool) -> dict:
+    base = preset(f"atari:{args.game}")
+    replay = base.replay if learn else dataclasses.replace(base.replay, min_size_per_env=base.replay.capacity_per_env)
+    config = dataclasses.replace(base, replay=replay)
+    agent = Agent(config)
+    loop = HostEnvLoop(agent)
+    state = loop.resume(agent.init())
+    started = time.perf_counter()
+    state, _ = loop.iteration(state)
+    jax.block_until_ready(state)
+    compile_s = time.perf_counter() - started
+    while learn and int(state.learner.updates[0]) == 0:
+        state, _ = loop.iteration(state)
+    state, _ = loop.iteration(state)  # the first iteration with updates compiles the learner's loop body
+    jax.block_until_ready(state)
+    steps0, updates0 = int(state.env_steps[0]), int(state.learner.updates[0])
+    started = time.perf_counter()
+    for _ in range(args.iterations):
+        state, _ = loop.iteration(state)
+    jax.block_until_ready(state)
+    wall = time.perf_counter() - started
+    loop.close()
+    return {"setting": "whole loop" if learn else "acting only", "compile_s": round(compile_s, 1),
+            "timed_s": round(wall, 2), "env_steps_per_s": round((int(state.env_steps[0]) - steps0) / wall, 2),
+            "updates_per_s": round((int(state.learner.updates[0]) - updates0) / wall, 3),
+            "num_envs": config.num_envs, "batch_size": config.replay.batch_size,
+            "num_simulations": config.planner.num_simulations,
+            "reanalyze_fraction": config.loss.reanalyze_fraction, "channels": config.network.channels}
+
+
+def main(args: Args) -> dict:
+    platform = jax.devices()[0].platform
+    started = time.perf_counter()
+    points = [measure(args, learn) for learn in (True, False)]
+    for p in points:
+        print(p, flush=True)
+    name = args.name or f"atari_loop_{platform}"
+    report = {"benchmark": f"env steps/s of the training loop on atari:{args.game} (atari100k preset, host loop)",
+              "platform": platform, "game": args.game, "env_stepping": "host loop (ale-py AtariVectorEnv)",
+              "points": points}
+    report = write_results(RESULTS / f"{name}.json", report, args, started)
+    machine = report["provenance"]["machine"]
+    lines = [f"# Training loop throughput, atari:{args.game}, atari100k preset ({platform})", "",
+             "| setting | env steps/s | learner updates/s | compile s | envs | batch | simulations | reanalyze |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {p['setting']} | {p['env_steps_per_s']:.2f} | {p['updates_per_s']:.3f} | {p['compile_s']:.0f} | "
+              f"{p['num_envs']} | {p['batch_size']} | {p['num_simulations']} | {p['reanalyze_fraction']} |"
+              for p in points]
+    lines += ["", f"Machine: {machine.get('cpu')} ({machine.get('cores')} cores, {machine.get('accelerator')}); "
+              f"commit {report['provenance'].get('commit')}; command `{report['provenance'].get('command')}`."]
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
