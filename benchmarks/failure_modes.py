@@ -1,0 +1,146 @@
+"""How CartPole evaluations fail after a seed has learnt: a diagnosis of the sample-efficiency
+study's final parameters (benchmarks/sample_efficiency.py keeps its runs under --runs-dir).
+
+    python -m benchmarks.failure_modes --runs-dir runs/sample_efficiency --variants target_25 c_scale_0.02
+
+Per variant and seed, from the run's last checkpoint (no training here):
+  - the 20-episode greedy evaluation the study runs (16 simulations, the run's Q scaling), and for
+    its failed episodes (return < 500) how they ended: the cart out of bounds (|x| > 2.4) or the
+    pole past 12 degrees, and their mean length;
+  - the same parameters under other searches: mctx's per-node Q scaling (16 and 64 simulations),
+    c_scale 1 (16 and 64), PUCT with 64 simulations taking the most visited action, and the policy
+    prior alone (argmax, no search), to see whether any search rescues a failing seed.
+Writes benchmarks/results/NAME.{json,md}.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tyro
+
+from agent.algorithm.iteration import Agent
+from agent.algorithm.rollout import greedy_planner, reset_episodes, rollout
+from agent.config import load_config
+from agent.host.checkpoint import Checkpoints
+from benchmarks.provenance import RESULTS, write_results
+from envs.cartpole import THETA_LIMIT, X_LIMIT
+from search.planner import PlannerConfig
+
+
+@dataclass(frozen=True)
+class Args:
+    """Why CartPole evaluations fail: end causes and other searches on a study's final parameters."""
+
+    runs_dir: str = "runs/sample_efficiency"
+    """The sample-efficiency study's runs (one folder per variant)."""
+    variants: tuple[str, ...] = ("target_25", "c_scale_0.02")
+    """Variants to diagnose."""
+    episodes: int = 20
+    """Evaluation episodes per seed and search."""
+    name: str = "failure_modes"
+    """Output stem."""
+
+
+def searches(planner: PlannerConfig) -> dict[str, PlannerConfig]:
+    """The evaluation searches to compare, by name; 'study' is the one the study evaluates with."""
+    study = greedy_planner(16, planner)
+    return {"study": study,
+            "per_node_q_16": dataclasses.replace(study, gumbel_q_scaling="siblings"),
+            "per_node_q_64": dataclasses.replace(study, gumbel_q_scaling="siblings", num_simulations=64),
+            "c_scale_1_16": dataclasses.replace(study, gumbel_value_scale=1.0),
+            "c_scale_1_64": dataclasses.replace(study, gumbel_value_scale=1.0, num_simulations=64),
+            "puct_64": PlannerConfig(policy="muzero", num_simulations=64, dirichlet_fraction=0.0, temperature=0.0)}
+
+
+def prior_only_returns(agent: Agent, params, keys: jax.Array, episodes: int) -> np.ndarray:
+    """[S, episodes] returns of acting by the policy prior's argmax (no search)."""
+    env = agent.env
+
+    def one(p, key):
+        env_state, ts, _ = reset_episodes(env, key, episodes)
+
+        def body(carry, _):
+            env_state, ts, total = carry
+            action = jnp.argmax(agent.model.root(p, ts.observation).prior_logits, axis=-1)
+            env_state, ts = jax.vmap(env.step)(env_state, action)
+            return (env_state, ts, total + ts.reward), None
+
+        (_, _, total), _ = jax.lax.scan(body, (env_state, ts, jnp.zeros(episodes)), None, length=env.max_steps)
+        return total
+
+    return np.asarray(jax.jit(jax.vmap(one))(params, keys))
+
+
+def diagnose(run: Path, episodes: int) -> dict:
+    config = dataclasses.replace(load_config(run), devices=1)
+    agent = Agent(config)
+    checkpoints = Checkpoints(run, keep=config.keep_checkpoints)
+    state, host = checkpoints.restore(agent.init())
+    checkpoints.close()
+    params, env_steps = state.learner.params, host["step"]
+    keys = agent.eval_keys(env_steps)  # the study's own evaluation keys at that step
+    by_search, ends = {}, []
+    for name, planner in searches(config.planner).items():
+        play = jax.jit(jax.vmap(lambda p, key, planner=planner: rollout(agent.env, agent.model, p, agent.objective,
+                                                                         planner, key, episodes)))
+        returns, final = play(params, keys)
+        returns, inner = np.asarray(returns), np.asarray(final.inner)  # inner [S, episodes, 4]
+        by_search[name] = returns.mean(axis=1).round(1).tolist()
+        if name == "study":
+            for s in range(returns.shape[0]):
+                failed = returns[s] < agent.env.max_steps
+                ends.append({"seed": agent.seeds[s], "failed_episodes": int(failed.sum()),
+                             "cart_out": int((failed & (np.abs(inner[s, :, 0]) > X_LIMIT)).sum()),
+                             "pole_fell": int((failed & (np.abs(inner[s, :, 2]) > THETA_LIMIT)).sum()),
+                             "failed_mean_length": round(float(returns[s][failed].mean()), 1) if failed.any() else None})
+    by_search["prior_only"] = prior_only_returns(agent, params, keys, episodes).mean(axis=1).round(1).tolist()
+    return {"run": str(run), "env_steps": env_steps, "seeds": agent.seeds, "mean_return_by_search": by_search,
+            "study_search_failures": ends}
+
+
+def write_markdown(report: dict, path: Path) -> None:
+    lines = ["# How CartPole evaluations fail (final parameters of the sample-efficiency study's runs)", ""]
+    for v in report["variants"]:
+        lines += [f"## {v['variant']} (env step {v['env_steps']})", "",
+                  "Mean return of each seed's 20 episodes under each evaluation search:", "",
+                  "| search | " + " | ".join(f"seed {s}" for s in v["seeds"]) + " | seeds >= 475 |",
+                  "| --- | " + " | ".join("---:" for _ in v["seeds"]) + " | ---: |"]
+        for name, means in v["mean_return_by_search"].items():
+            lines.append(f"| {name} | " + " | ".join(f"{m:.0f}" for m in means)
+                         + f" | {sum(m >= 475 for m in means)} |")
+        lines += ["", "Failed episodes under the study's search (return < 500): how they ended.", "",
+                  "| seed | failed | cart out of bounds | pole fell | mean length of the failed |",
+                  "| ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {e['seed']} | {e['failed_episodes']} | {e['cart_out']} | {e['pole_fell']} | "
+                  f"{e['failed_mean_length'] if e['failed_mean_length'] is not None else '-'} |"
+                  for e in v["study_search_failures"]]
+        lines.append("")
+    p = report["provenance"]
+    lines.append(f"Commit {p.get('commit')}; command `{p.get('command')}`; {p['machine'].get('cpu')}.")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(args: Args) -> dict:
+    started = time.perf_counter()
+    variants = []
+    for variant in args.variants:
+        run = Path(args.runs_dir) / variant
+        if not (run / "config.json").exists():
+            raise SystemExit(f"error: no run of variant {variant!r} in {args.runs_dir}; run "
+                             f"python -m benchmarks.sample_efficiency --variants {variant} --runs-dir {args.runs_dir}")
+        variants.append({"variant": variant, **diagnose(run, args.episodes)})
+        print(variants[-1]["mean_return_by_search"], flush=True)
+    report = write_results(RESULTS / f"{args.name}.json", {"benchmark": "CartPole failure modes", "variants": variants},
+                           args, started)
+    write_markdown(report, RESULTS / f"{args.name}.md")
+    return report
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
