@@ -8,7 +8,9 @@ cuts episodes at the time limit (gymnax's own `max_steps_in_episode` unless `max
 is given) as *truncation*, kept apart from termination: gymnax's limit is moved one step
 past ours, so gymnax's `done` only ever means a terminal state. Observations keep their
 shape (vectors stay vectors, MinAtar's [10, 10, C] stay images) as float32; the features
-are the observation, flattened, unless a subclass names better ones (BreakoutMinAtar).
+are the observation, flattened, unless a subclass names better ones (BreakoutMinAtar). A 2-D grid
+observation (Catch, DeepSea) gets a channel axis, an image [H, W, 1]; a discrete one (FrozenLake's
+square) becomes a one-hot vector. UNSUPPORTED names the ids that cannot be wrapped, and why.
 """
 from __future__ import annotations
 
@@ -34,10 +36,15 @@ def _canonical(tree):
 # and MNISTBandit-bsuite (left out) downloads MNIST when it is built.
 DISCRETE_IDS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Asterix-MinAtar", "Breakout-MinAtar",
                 "Freeway-MinAtar", "Seaquest-MinAtar", "SpaceInvaders-MinAtar", "Catch-bsuite", "DeepSea-bsuite",
-                "MemoryChain-bsuite", "UmbrellaChain-bsuite", "DiscountingChain-bsuite", "SimpleBandit-bsuite",
-                "FourRooms-misc", "MetaMaze-misc", "BernoulliBandit-misc", "GaussianBandit-misc", "Pong-misc",
-                "FrozenLake-misc")
+                "MemoryChain-bsuite", "DiscountingChain-bsuite", "SimpleBandit-bsuite",
+                "FourRooms-misc", "MetaMaze-misc", "BernoulliBandit-misc", "GaussianBandit-misc", "Pong-misc")
 NEEDS_DOWNLOAD = ("MNISTBandit-bsuite",)
+# Discrete gymnax ids that cannot follow the Env interface, and why.
+UNSUPPORTED = {
+    "UmbrellaChain-bsuite": "its observation draws fresh noise at every get_obs call (it needs a key), while an "
+                            "Env's observation is a function of the state",
+    "FrozenLake-misc": "gymnax 1.0 does not implement get_obs for it (the observation of a state)",
+}
 
 
 class GymnaxEnv(Env):
@@ -50,6 +57,8 @@ class GymnaxEnv(Env):
 
     def __init__(self, gymnax_id: str | None = None, max_steps: int | None = None):
         self.gymnax_id = gymnax_id or self.gymnax_id
+        if self.gymnax_id in UNSUPPORTED:
+            raise ValueError(f"{PREFIX}{self.gymnax_id} is not supported: {UNSUPPORTED[self.gymnax_id]}")
         if self.gymnax_id not in gymnax.registered_envs or self.gymnax_id in NEEDS_DOWNLOAD:
             raise ValueError(f"gymnax id {self.gymnax_id!r} is not available here; discrete gymnax envs: "
                              f"{', '.join(DISCRETE_IDS)}")
@@ -64,7 +73,10 @@ class GymnaxEnv(Env):
         # The base class cuts episodes at max_steps; gymnax's own limit must never fire first.
         self.gymnax_params = params.replace(max_steps_in_episode=self.max_steps + 1)
         self.num_actions = int(space.n)
-        self.observation_shape = tuple(self.gymnax_env.observation_space(self.gymnax_params).shape)
+        # Read off a real observation: some gymnax observation_space()s fail for other params (BernoulliBandit).
+        raw = jax.eval_shape(lambda key: self.gymnax_env.reset_env(key, self.gymnax_params)[0], jax.random.PRNGKey(0))
+        self.one_hot = raw.ndim == 0  # a discrete observation (FrozenLake's square index): one-hot
+        self.observation_shape = self._shape(raw.shape, params)
         if not type(self).feature_names:
             self.feature_names = tuple(f"obs_{i}" for i in range(int(np.prod(self.observation_shape))))
 
@@ -76,8 +88,19 @@ class GymnaxEnv(Env):
         _, state, reward, done, _ = self.gymnax_env.step_env(key, inner, action, self.gymnax_params)
         return _canonical(state), jnp.asarray(reward, jnp.float32), jnp.asarray(done, bool)
 
+    def _shape(self, raw_shape: tuple[int, ...], params) -> tuple[int, ...]:
+        """The observation shape the networks get: vectors [O] and images [H, W, C] as gymnax gives them,
+        a grid [H, W] (Catch, DeepSea) as a one-channel image, a discrete index as a one-hot [n] (no id
+        listed has one now; kept for gymnax envs that get_obs a square index)."""
+        if self.one_hot:
+            return (int(self.gymnax_env.observation_space(params).n),)
+        return (*raw_shape, 1) if len(raw_shape) == 2 else tuple(raw_shape)
+
     def _observation(self, inner):
-        return self.gymnax_env.get_obs(inner, self.gymnax_params).astype(jnp.float32)
+        obs = self.gymnax_env.get_obs(inner, self.gymnax_params)
+        if self.one_hot:
+            return jax.nn.one_hot(obs, self.observation_shape[0], dtype=jnp.float32)
+        return obs.astype(jnp.float32).reshape(self.observation_shape)
 
     def _features(self, inner):
         return self._observation(inner).reshape(-1)

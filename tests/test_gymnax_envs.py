@@ -11,7 +11,7 @@ from gymnax.environments import spaces
 import envs
 import train as train_cli
 from agent.host.run import train
-from envs.gymnax_env import DISCRETE_IDS, NEEDS_DOWNLOAD
+from envs.gymnax_env import DISCRETE_IDS, NEEDS_DOWNLOAD, UNSUPPORTED
 from tests.conftest import TINY
 
 # The classic-control envs and the four MinAtar games the project supports by name.
@@ -28,10 +28,23 @@ def test_gymnax_env_passes_check_env_and_keeps_its_observation_shape(gymnax_id):
     assert env.num_features == len(env.feature_names) == int(jnp.prod(jnp.array(env.observation_shape)))
 
 
+@pytest.mark.parametrize("gymnax_id", [i for i in DISCRETE_IDS if i not in CHECKED])
+def test_every_other_listed_discrete_gymnax_env_passes_check_env(gymnax_id):
+    env = envs.make(f"gymnax:{gymnax_id}", max_steps=50)
+    envs.check_env(env)
+    assert len(env.observation_shape) in (1, 3)  # what the networks take: a vector or an image [H, W, C]
+
+
+@pytest.mark.parametrize("gymnax_id", sorted(UNSUPPORTED))
+def test_an_unsupported_gymnax_env_is_refused_saying_why(gymnax_id):
+    with pytest.raises(ValueError, match=f"not supported: {UNSUPPORTED[gymnax_id][:20]}"):
+        envs.make(f"gymnax:{gymnax_id}")
+
+
 def test_the_list_of_discrete_ids_is_gymnax_s_own():
     discrete = []
     for gymnax_id in gymnax.registered_envs:
-        if gymnax_id in NEEDS_DOWNLOAD:
+        if gymnax_id in NEEDS_DOWNLOAD or gymnax_id in UNSUPPORTED:
             continue
         native, params = gymnax.make(gymnax_id)
         if isinstance(native.action_space(params), spaces.Discrete):
