@@ -11,6 +11,8 @@
     python train.py --resume runs/DIR       # continue a stopped run (--devices N: on N devices)
     python train.py --devices 4             # split envs and batch over 4 local devices (default: all)
     python train.py --out runs/DIR --overwrite   # replace the run in runs/DIR
+    python train.py --out runs/DIR --coordinator-address HOST:PORT --num-processes 2 --process-id 0
+                                            # one of several processes (hosts) training one run
 
 `--env` and `--preset` pick the defaults shown by --help; any field can then
 be overridden (e.g. --replay.batch-size 128, --loss.consistency-weight 0).
@@ -20,13 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import tyro
-
-import envs
-from agent.config import ALGORITHMS, ConfigError, TrainConfig, preset
-from agent.host.checkpoint import CheckpointError
-from agent.host.run import NonFiniteLossError, train
-from agent.host.run_dir import RunLockedError
+from agent.host.distributed import initialize  # imports jax alone: see main()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +34,24 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--overwrite", action="store_true")
     pre.add_argument("--list-envs", action="store_true")
     pre.add_argument("--devices", type=int, default=None)
+    pre.add_argument("--coordinator-address", default=None)
+    pre.add_argument("--num-processes", type=int, default=None)
+    pre.add_argument("--process-id", type=int, default=None)
     known, rest = pre.parse_known_args(argv)
+    try:
+        initialize(known.coordinator_address, known.num_processes, known.process_id)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    # Imported only now: jax.distributed must start before XLA's backend, which importing gymnax (through
+    # envs) already starts.
+    import tyro
+
+    import envs
+    from agent.config import ALGORITHMS, ConfigError, TrainConfig, preset
+    from agent.host.checkpoint import CheckpointError
+    from agent.host.run import NonFiniteLossError, train
+    from agent.host.run_dir import RunLockedError
     if known.list_envs:
         print(f"envs: {envs.describe_names()}")
         return 0
@@ -54,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         devices = [] if known.devices is None else ["--devices", str(known.devices)]
         config = tyro.cli(TrainConfig, default=defaults, args=["--env", known.env, *devices, *rest],
                           description=__doc__ + "\nAdd --resume DIR to continue a stopped run, --overwrite to "
-                                                  "replace the run in --out.")
+                                                  "replace the run in --out; --coordinator-address HOST:PORT "
+                                                  "--num-processes N --process-id I to be process I of N "
+                                                  "training one run (agent/host/distributed.py).")
     else:
         if rest:
             print(f"error: --resume takes the run's saved config; drop {' '.join(rest)}", file=sys.stderr)
@@ -70,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except (NonFiniteLossError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    import jax
+    if jax.process_index() != 0:  # a multi-process run: process 0 reports
+        return 0
     if result.final_eval_mean is not None:
         if len(result.final_eval_means) == 1:
             what = f"mean ± std return over {config.eval.episodes if config else 'the'} episodes"

@@ -75,10 +75,11 @@ def test_the_atari100k_preset_and_unknown_games():
 
 def test_an_atari_game_trains_through_the_agent_loop(tmp_path):
     config = dataclasses.replace(
-        TINY, env="atari:Breakout", env_kwargs={"max_frames": 200}, total_env_steps=48, out=str(tmp_path / "run"),
+        TINY, env="atari:Breakout", env_kwargs={"max_frames": 80}, total_env_steps=24, out=str(tmp_path / "run"),
         network=NetworkConfig(hidden=8, latent=8, layers=1, channels=4, blocks=1, downsample=4, value_support=5,
                               reward_support=2),
-        eval=dataclasses.replace(TINY.eval, every_env_steps=48))
+        replay=dataclasses.replace(TINY.replay, min_size_per_env=5),  # one window: learning from iteration 3
+        eval=dataclasses.replace(TINY.eval, every_env_steps=24))
     result = train(config, quiet=True)
     rows = read_metrics(tmp_path / "run")
     assert rows[0]["env_stepping"] == "host loop (AtariVector)"

@@ -5,13 +5,15 @@ runs a small script in a fresh Python process.
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 
-from tests.conftest import ROOT
+from agent.host.records import read_metrics
+from tests.conftest import ROOT, TINY_ARGS
 
 PRELUDE = """
 import dataclasses, json, sys
@@ -74,3 +76,37 @@ def test_a_checkpoint_written_on_four_devices_resumes_on_one(tmp_path):
     np.testing.assert_allclose(out["resumed_param"], out["straight_param"], rtol=1e-5, atol=1e-7)
     assert out["saved_devices"] == 4  # the run's config is kept; --devices on resume is this run's choice
 
+
+
+def _cli_args(out) -> list[str]:
+    """TINY_ARGS with 4 envs and a batch of 8 (split over 4 devices), 6 iterations of 8 env steps."""
+    args = list(TINY_ARGS)
+    for flag, value in (("--num-envs", "4"), ("--replay.batch-size", "8"), ("--total-env-steps", "48")):
+        args[args.index(flag) + 1] = value
+    return [*args, "--out", str(out)]
+
+
+def _launch(args: list[str], devices: int) -> subprocess.Popen:
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu"}
+    return subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_two_processes_train_one_run_as_one_process_does_on_as_many_devices(tmp_path):
+    """Two processes on localhost (jax.distributed, CPU collectives through gloo), 2 virtual devices each:
+    process 0 alone writes the run folder, and the run learns what one process on 4 devices learns."""
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        port = sock.getsockname()[1]
+    distributed = [_launch([*_cli_args(tmp_path / "run"), "--coordinator-address", f"localhost:{port}",
+                            "--num-processes", "2", "--process-id", str(i)], devices=2) for i in range(2)]
+    single = _launch(_cli_args(tmp_path / "single"), devices=4)
+    for proc in (*distributed, single):
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    rows, reference = read_metrics(tmp_path / "run"), read_metrics(tmp_path / "single")
+    assert [r["env_steps"] for r in rows] == [r["env_steps"] for r in reference]  # written once, not per process
+    assert rows[-1]["env_steps"] == 48 and rows[-1]["updates"] > 0
+    # Same global batch and envs over 4 devices in both: the same learning (1e-5 relative, as above).
+    np.testing.assert_allclose([r["loss"] for r in rows], [r["loss"] for r in reference], rtol=1e-5)
+    assert (tmp_path / "run" / "checkpoints" / "48").is_dir() and (tmp_path / "run" / "checkpoints" / "48.json").exists()

@@ -26,13 +26,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx, struct
+from jax.sharding import NamedSharding, PartitionSpec
 
 import envs
 from agent.algorithm import replay as replay_lib
 from agent.algorithm import schedules
 from agent.algorithm.learner import LearnerState, make_optimizer, update
 from agent.algorithm.rollout import greedy_planner, rollout
-from agent.algorithm.sharding import make_mesh, state_shardings
+from agent.algorithm.sharding import host_value, make_mesh, state_shardings
 from agent.algorithm.spec import LearnerSpec
 from agent.config import ConfigError, TrainConfig
 from agent.objectives import make_objective
@@ -81,14 +82,17 @@ class Agent:
         self.mesh = make_mesh(self.device_count(config))
         abstract = jax.eval_shape(jax.vmap(self.init_seed), self.seed_keys())
         self.shardings = state_shardings(self.mesh, abstract)
+        # Metrics and evaluation returns come back replicated: every process reads them whole.
+        replicated = NamedSharding(self.mesh, PartitionSpec())
         self.iteration = jax.jit(self._iteration, donate_argnums=0, in_shardings=(self.shardings,),
-                                 out_shardings=(self.shardings, None))
-        self.evaluate = jax.jit(self._evaluate, static_argnames=("episodes", "num_simulations"))
+                                 out_shardings=(self.shardings, replicated))
+        self.evaluate = jax.jit(self._evaluate, static_argnames=("episodes", "num_simulations"),
+                                out_shardings=replicated)
         # Host envs (gymnasium:<id>): agent.host.host_env_loop steps them and calls these instead of
         # `iteration` and `evaluate`.
         self.host_keys = jax.jit(self._host_keys, donate_argnums=0)
         self.host_search = jax.jit(self._host_search)
-        self.host_learn = jax.jit(self._host_learn, donate_argnums=0, out_shardings=(self.shardings, None))
+        self.host_learn = jax.jit(self._host_learn, donate_argnums=0, out_shardings=(self.shardings, replicated))
         self.cut_episodes = jax.jit(self._cut_episodes, donate_argnums=0)
         self._init = jax.jit(jax.vmap(self.init_seed), out_shardings=self.shardings)
 
@@ -96,8 +100,14 @@ class Agent:
     def device_count(config: TrainConfig) -> int:
         """The devices a run of `config` uses here (config.devices; 0: every local device), checked
         against what must split evenly over them."""
-        count = config.devices or jax.local_device_count()
-        if count > jax.local_device_count():
+        if jax.process_count() > 1:  # several processes: the mesh spans every device of every process
+            count = config.devices or jax.device_count()
+            if count != jax.device_count():
+                raise ConfigError(f"--devices {count}: a run over {jax.process_count()} processes uses all their "
+                                  f"{jax.device_count()} devices; pass --devices 0 (or {jax.device_count()})")
+        else:
+            count = config.devices or jax.local_device_count()
+        if count > jax.device_count():
             raise ConfigError(f"--devices {count}: this process sees {jax.local_device_count()} local device(s) "
                               f"({jax.local_devices()[0].platform}); use --devices {jax.local_device_count()} or fewer")
         for name, value in (("num-envs", config.num_envs), ("replay.batch-size", config.replay.batch_size)):
@@ -118,13 +128,14 @@ class Agent:
         """The seed numbers of this run: config.seed, ..., config.seed + config.seeds - 1."""
         return [self.config.seed + i for i in range(self.config.seeds)]
 
-    def seed_keys(self, offset: int = 0) -> jax.Array:
-        """[S] keys, PRNGKey(seed + offset) for each seed of the run."""
-        return jnp.stack([jax.random.PRNGKey(seed + offset) for seed in self.seeds])
+    def seed_keys(self, offset: int = 0) -> np.ndarray:
+        """[S] keys, PRNGKey(seed + offset) for each seed of the run (host numpy: every process of a
+        multi-process run passes the same ones)."""
+        return np.stack([np.asarray(jax.random.PRNGKey(seed + offset)) for seed in self.seeds])
 
-    def eval_keys(self, env_steps: int) -> jax.Array:
+    def eval_keys(self, env_steps: int) -> np.ndarray:
         """[S] keys of the evaluation at `env_steps`: each seed's own, whatever runs beside it."""
-        return jax.vmap(jax.random.fold_in, in_axes=(0, None))(self.seed_keys(offset=10_000), env_steps)
+        return np.asarray(jax.vmap(jax.random.fold_in, in_axes=(0, None))(self.seed_keys(offset=10_000), env_steps))
 
     # --- initial state -----------------------------------------------------------
     def init(self, keys: jax.Array | None = None) -> TrainState:
@@ -132,6 +143,8 @@ class Agent:
         state = self._init(self.seed_keys() if keys is None else keys)
         # One buffer per leaf (params and target params start equal, the counters share a zero):
         # `iteration` donates its input, and donation rejects aliases.
+        if jax.process_count() > 1:  # arrays spanning processes: copied by a jitted function
+            return jax.jit(lambda s: jax.tree.map(lambda x: x + jnp.zeros_like(x), s), out_shardings=self.shardings)(state)
         return jax.tree.map(lambda x: jnp.array(x, copy=True, device=x.sharding), state)
 
     def init_seed(self, key: jax.Array) -> TrainState:
@@ -325,4 +338,4 @@ def seed_slice(tree, index: int):
 
 def to_host(metrics: dict) -> dict:
     """{name: [S] device array} -> {name: list of S Python numbers}."""
-    return {name: np.asarray(value).tolist() for name, value in metrics.items()}
+    return {name: host_value(value).tolist() for name, value in metrics.items()}

@@ -26,7 +26,10 @@ AXIS = "data"
 
 
 def make_mesh(devices: int) -> Mesh:
-    """A one-axis mesh over the first `devices` local devices (at most jax.local_device_count())."""
+    """A one-axis mesh over the first `devices` local devices (at most jax.local_device_count()); in a
+    multi-process run (agent/host/distributed.py) over every device of every process."""
+    if jax.process_count() > 1:
+        return Mesh(np.array(jax.devices()), (AXIS,))
     return Mesh(np.array(jax.local_devices()[:devices]), (AXIS,))
 
 
@@ -57,3 +60,11 @@ def shard_batch(tree: Any, mesh: Mesh | None) -> Any:
     if mesh is None or mesh.size == 1:
         return tree
     return jax.lax.with_sharding_constraint(tree, NamedSharding(mesh, P(AXIS)))
+
+
+def host_value(x) -> np.ndarray:
+    """A device array as numpy: the array itself when this process holds all of it, else (a replicated
+    array spanning other processes' devices, agent/host/distributed.py) this process's copy of it."""
+    if getattr(x, "is_fully_addressable", True):
+        return np.asarray(x)
+    return np.asarray(x.addressable_data(0))

@@ -70,16 +70,18 @@ class Checkpoints:
         """Blocks until written, so a save before exit is complete; raises CheckpointError if
         the disk refuses it (the older checkpoints stay as they were)."""
         try:
-            counters = self.directory / f"{step}.json"
-            partial = counters.with_suffix(".json.partial")
-            partial.write_text(json.dumps(host))
-            os.replace(partial, counters)  # atomic: the counters are whole or absent
+            main = jax.process_index() == 0  # several processes: each saves its shards, process 0 the counters
+            if main:
+                counters = self.directory / f"{step}.json"
+                partial = counters.with_suffix(".json.partial")
+                partial.write_text(json.dumps(host))
+                os.replace(partial, counters)  # atomic: the counters are whole or absent
             if step in self.manager.all_steps():  # e.g. a damaged step that a resume went back past
                 self.manager.delete(step)
             self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
             self.manager.wait_until_finished()
             kept = {str(s) for s in self.manager.all_steps()}
-            for stale in self.directory.glob("*.json"):  # the counters of steps orbax no longer keeps
+            for stale in self.directory.glob("*.json") if main else ():  # counters of steps orbax dropped
                 if stale.stem not in kept:
                     stale.unlink()
         except OSError as err:

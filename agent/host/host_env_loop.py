@@ -35,6 +35,9 @@ class HostEnvLoop:
         if not agent.host:
             raise ValueError(f"HostEnvLoop drives host envs (gymnasium:<id>); {agent.env.name} runs inside "
                              f"agent.iteration")
+        if jax.process_count() > 1:
+            raise ValueError(f"{agent.env.name} steps on the host: a multi-process run is not supported for host envs "
+                             f"yet; run it in one process (several local devices are fine)")
         self.agent = agent
         config = agent.config
         self.seeds, self.num_envs = len(agent.seeds), config.num_envs

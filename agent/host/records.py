@@ -82,6 +82,16 @@ class Recorder:
             writer.close()
 
 
+class NullRecorder:
+    """The recorder of a process that writes nothing (processes other than 0 of a multi-process run)."""
+
+    def write(self, rows: dict | list[dict]) -> None:
+        del rows
+
+    def close(self) -> None:
+        pass
+
+
 def plot_learning_curve(run_dir: Path, title: str = "") -> Path | None:
     """learning_curve.png: eval return vs env steps and vs wall seconds. One seed: mean ± std
     over the evaluation's episodes. Several: every seed thin, their median bold, the band

@@ -30,17 +30,19 @@ from rich.progress import (
 )
 
 from agent.algorithm.iteration import Agent, seed_slice, to_host
-from agent.config import TrainConfig, load_config, save_config, validate
+from agent.algorithm.sharding import host_value
+from agent.config import ConfigError, TrainConfig, load_config, save_config, validate
 from agent.host.checkpoint import Checkpoints
+from agent.host.distributed import barrier, is_main_process
 from agent.host.gym_eval import GYMNASIUM_IDS, evaluate_on_gymnasium
 from agent.host.host_env_loop import HostEnvLoop
-from agent.host.records import Recorder, plot_learning_curve
+from agent.host.records import NullRecorder, Recorder, plot_learning_curve
 from agent.host.run_dir import remove_run_outputs, run_lock
 
 
 def device_memory() -> dict:
     """{"device_bytes_in_use": n} where the device reports it (GPUs, TPUs), {} elsewhere (CPUs)."""
-    stats = jax.devices()[0].memory_stats()
+    stats = jax.local_devices()[0].memory_stats()
     return {"device_bytes_in_use": int(stats["bytes_in_use"])} if stats and "bytes_in_use" in stats else {}
 
 
@@ -130,16 +132,26 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
     validate(config)
     Agent.device_count(config)  # a device count this machine cannot give is refused before the folder is made
     run_dir = Path(resume) if resume is not None else Path(config.out or default_run_dir(config))
-    with run_lock(run_dir):
+    if jax.process_count() > 1 and resume is None and not config.out:
+        raise ConfigError("a multi-process run needs --out: every process must name the same run folder")
+    # One writer: process 0 locks the folder and writes its config; the others wait for it, then compute.
+    with run_lock(run_dir) if is_main_process() else contextlib.nullcontext():
         if resume is None:
-            if (run_dir / "checkpoints").exists() or (run_dir / "config.json").exists():
-                if not overwrite:
-                    raise FileExistsError(f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
-                                          f"--overwrite to replace it, or choose another --out")
-                remove_run_outputs(run_dir)
+            if is_main_process():
+                _prepare_new_run_dir(run_dir, overwrite)
+                save_config(run_dir, dataclasses.replace(config, out=str(run_dir)))
             config = dataclasses.replace(config, out=str(run_dir))
-            save_config(run_dir, config)
+        barrier("run folder ready")
         return _run(config, run_dir, resume is not None, quiet, max_iterations)
+
+
+def _prepare_new_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """Refuses a folder that holds a run (unless `overwrite`, which clears what a run wrote there)."""
+    if (run_dir / "checkpoints").exists() or (run_dir / "config.json").exists():
+        if not overwrite:
+            raise FileExistsError(f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
+                                  f"--overwrite to replace it, or choose another --out")
+        remove_run_outputs(run_dir)
 
 
 def _eval_summary(returns: np.ndarray) -> tuple[float, float]:
@@ -153,6 +165,7 @@ def _eval_summary(returns: np.ndarray) -> tuple[float, float]:
 def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_iterations: int | None) -> RunResult:
     """The training loop of `train`, with the run folder locked and its config saved."""
     agent = Agent(config)
+    main = is_main_process()
     seeds = agent.seeds
     checkpoints = Checkpoints(run_dir, keep=config.keep_checkpoints)
     state = agent.init()
@@ -173,13 +186,14 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             print(f"{config.env}: env stepping: host loop ({type(host_loop.vector).__name__} in Python; search and "
                   f"learner jitted)")
     # A resumed run drops the records written after the checkpoint it continues from.
-    recorder = Recorder(run_dir, after_step=restored_step if resuming else None)
+    # Process 0 writes the records and plots of a multi-process run; the others only compute.
+    recorder = Recorder(run_dir, after_step=restored_step if resuming else None) if main else NullRecorder()
     start = time.perf_counter()
     wall = lambda: wall_offset + time.perf_counter() - start
     last_eval: np.ndarray | None = None  # [S, episodes] returns of the latest evaluation
     stopped = None
     result_gym = None
-    env_steps = int(state.env_steps[0])
+    env_steps = int(host_value(state.env_steps)[0])
     title = f"{config.env}, seed {seeds[0]}" if len(seeds) == 1 else f"{config.env}, seeds {seeds[0]}-{seeds[-1]}"
 
     def host_counters():
@@ -193,7 +207,7 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[rate]:>7.0f} env steps/s"),
                         TextColumn("eval {task.fields[eval]}"), TextColumn("loss {task.fields[loss]}"),
-                        TimeElapsedColumn(), disable=quiet)
+                        TimeElapsedColumn(), disable=quiet or not main)
     with _StopFlag() as stop, progress, contextlib.closing(host_loop) if host_loop else contextlib.nullcontext():
         task = progress.add_task(f"{config.env} {seeds_label(config)}", total=config.total_env_steps,
                                  completed=env_steps, rate=0.0, eval="-", loss="-")
@@ -205,10 +219,10 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             metrics = to_host(metrics)
             if compile_s is None:
                 compile_s = time.perf_counter() - t0  # first call: compile + one iteration
-                rate_clock, rate_steps = time.perf_counter(), int(state.env_steps[0])  # steps/s after compile
+                rate_clock, rate_steps = time.perf_counter(), int(host_value(state.env_steps)[0])  # steps/s after compile
             iterations += 1
-            env_steps = int(state.env_steps[0])
-            common = {"env_steps": env_steps, "updates": int(state.learner.updates[0]), "wall_s": wall()}
+            env_steps = int(host_value(state.env_steps)[0])
+            common = {"env_steps": env_steps, "updates": int(host_value(state.learner.updates)[0]), "wall_s": wall()}
             bad_search = [s for s, n in zip(seeds, metrics["nonfinite_search_values"]) if n]
             bad_loss = [s for s, loss in zip(seeds, metrics["loss"]) if not math.isfinite(loss)]
             if bad_search or bad_loss:
@@ -238,7 +252,7 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             if evaluated:
                 while next_eval <= env_steps:
                     next_eval += config.eval.every_env_steps
-                last_eval = np.asarray(evaluate(state.learner.params, agent.eval_keys(env_steps),
+                last_eval = host_value(evaluate(state.learner.params, agent.eval_keys(env_steps),
                                                 episodes=config.eval.episodes,
                                                 num_simulations=config.eval.num_simulations))
                 values["eval_return_mean"] = last_eval.mean(axis=1).tolist()
@@ -253,7 +267,8 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             progress.update(task, completed=env_steps, loss=f"{np.median(metrics['loss']):.3f}",
                             rate=(env_steps - rate_steps) / max(now - rate_clock, 1e-9))
             if evaluated:
-                plot_learning_curve(run_dir, title)
+                if main:
+                    plot_learning_curve(run_dir, title)
             target = config.eval.stop_at_return
             if evaluated and target is not None and bool(np.all(last_eval.mean(axis=1) >= target)):
                 stopped = "target"  # every seed's latest evaluation reached it
@@ -268,23 +283,25 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
         done = env_steps >= config.total_env_steps or stopped == "target"
         if done and checkpoints.latest_step() != env_steps:
             checkpoints.save(env_steps, state, host_counters())
-    if done and config.eval_on_gymnasium and agent.env.name in GYMNASIUM_IDS:
+    # gymnasium's env runs in this process alone: a multi-process run skips it.
+    if done and config.eval_on_gymnasium and agent.env.name in GYMNASIUM_IDS and jax.process_count() == 1:
         gym_returns = np.stack([
             evaluate_on_gymnasium(agent, seed_slice(state.learner.params, i), episodes=config.eval.episodes,
                                   num_simulations=config.eval.num_simulations, seed=seed)
             for i, seed in enumerate(seeds)])
         result_gym = _eval_summary(gym_returns)[0]
-        recorder.write(per_seed({"env_steps": env_steps, "updates": int(state.learner.updates[0]), "wall_s": wall()},
+        recorder.write(per_seed({"env_steps": env_steps, "updates": int(host_value(state.learner.updates)[0]), "wall_s": wall()},
                                 {"gymnasium_eval_return_mean": gym_returns.mean(axis=1).tolist(),
                                  "gymnasium_eval_return_std": gym_returns.std(axis=1).tolist()}))
     recorder.close()
     checkpoints.close()
-    plot_learning_curve(run_dir, title)
-    if stop.signal_name and not quiet:
+    if main:
+        plot_learning_curve(run_dir, title)
+    if stop.signal_name and not quiet and main:
         print(f"stopped by {stop.signal_name}; saved at env step {env_steps}. Continue with: "
               f"python train.py --resume {run_dir}")
     summary = _eval_summary(last_eval) if last_eval is not None else (None, None)
-    return RunResult(run_dir=run_dir, env_steps=env_steps, updates=int(state.learner.updates[0]),
+    return RunResult(run_dir=run_dir, env_steps=env_steps, updates=int(host_value(state.learner.updates)[0]),
                      final_eval_mean=summary[0], final_eval_std=summary[1],
                      gymnasium_eval_mean=result_gym, stopped_early=stopped, wall_s=wall(), state=state,
                      final_eval_means=None if last_eval is None else last_eval.mean(axis=1).tolist())
