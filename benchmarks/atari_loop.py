@@ -41,6 +41,8 @@ class Args:
     """Learner batch (the preset: 256)."""
     num_simulations: int = 16
     """Simulations per search, acting and reanalyze (the preset: 50)."""
+    capacity_per_env: int = 1_000
+    """Replay rows per env stream (the preset: 25,000, the whole 100k run, ~7.4 GB of frames)."""
     name: str = ""
     """Output stem (default: atari_loop_<platform>)."""
 
@@ -48,7 +50,10 @@ class Args:
 def measure(args: Args, learn: bool) -> dict:
     base = preset(f"atari:{args.game}")
     replay = base.replay if learn else dataclasses.replace(base.replay, min_size_per_env=base.replay.capacity_per_env)
-    config = dataclasses.replace(base, replay=dataclasses.replace(replay, batch_size=args.batch_size),
+    config = dataclasses.replace(base, replay=dataclasses.replace(replay, batch_size=args.batch_size,
+                                                                  capacity_per_env=args.capacity_per_env,
+                                                                  min_size_per_env=min(replay.min_size_per_env,
+                                                                                       args.capacity_per_env)),
                                  planner=dataclasses.replace(base.planner, num_simulations=args.num_simulations))
     agent = Agent(config)
     loop = HostEnvLoop(agent)
@@ -89,7 +94,8 @@ def main(args: Args) -> dict:
     report = write_results(RESULTS / f"{name}.json", report, args, started)
     machine = report["provenance"]["machine"]
     lines = [f"# Training loop throughput, atari:{args.game}, atari100k preset ({platform})", "",
-             f"The preset with batch {args.batch_size} and {args.num_simulations} simulations (its own: 256 and 50).", "",
+             f"The preset with batch {args.batch_size}, {args.num_simulations} simulations and {args.capacity_per_env:,} "
+             f"replay rows per env (its own: 256, 50 and 25,000).", "",
              "| setting | env steps/s | learner updates/s | compile s | envs | batch | simulations | reanalyze |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     lines += [f"| {p['setting']} | {p['env_steps_per_s']:.2f} | {p['updates_per_s']:.3f} | {p['compile_s']:.0f} | "
