@@ -66,9 +66,15 @@ def test_imports_only_go_down_the_layers():
     assert not wrong, "\n".join(wrong)
 
 
+# Modules that defer imports on purpose, and why (none can hide a circle: nothing imports them).
+DEFERRED_ON_PURPOSE = {
+    "train": "the entry point: jax.distributed must start before importing envs (gymnax) starts XLA",
+}
+
+
 def test_no_project_import_inside_a_function():
     deferred = [f"{module}: {name}" for module, path in modules().items()
-                for name, inside in imports(path) if inside]
+                for name, inside in imports(path) if inside and module not in DEFERRED_ON_PURPOSE]
     assert not deferred, "imports deferred into functions (a circle hides there):\n" + "\n".join(deferred)
 
 
