@@ -9,8 +9,7 @@ is given) as *truncation*, kept apart from termination: gymnax's limit is moved 
 past ours, so gymnax's `done` only ever means a terminal state. Observations keep their
 shape (vectors stay vectors, MinAtar's [10, 10, C] stay images) as float32; the features
 are the observation, flattened, unless a subclass names better ones (BreakoutMinAtar). A 2-D grid
-observation (Catch, DeepSea) gets a channel axis, an image [H, W, 1]; a discrete one (FrozenLake's
-square) becomes a one-hot vector. UNSUPPORTED names the ids that cannot be wrapped, and why.
+observation (Catch, DeepSea) gets a channel axis, an image [H, W, 1]. UNSUPPORTED names the ids that cannot be wrapped, and why.
 """
 from __future__ import annotations
 
@@ -75,8 +74,8 @@ class GymnaxEnv(Env):
         self.num_actions = int(space.n)
         # Read off a real observation: some gymnax observation_space()s fail for other params (BernoulliBandit).
         raw = jax.eval_shape(lambda key: self.gymnax_env.reset_env(key, self.gymnax_params)[0], jax.random.PRNGKey(0))
-        self.one_hot = raw.ndim == 0  # a discrete observation (FrozenLake's square index): one-hot
-        self.observation_shape = self._shape(raw.shape, params)
+        # A 2-D grid (Catch, DeepSea) becomes a one-channel image [H, W, 1]: the networks take vectors or images.
+        self.observation_shape = (*raw.shape, 1) if len(raw.shape) == 2 else tuple(raw.shape)
         if not type(self).feature_names:
             self.feature_names = tuple(f"obs_{i}" for i in range(int(np.prod(self.observation_shape))))
 
@@ -88,18 +87,8 @@ class GymnaxEnv(Env):
         _, state, reward, done, _ = self.gymnax_env.step_env(key, inner, action, self.gymnax_params)
         return _canonical(state), jnp.asarray(reward, jnp.float32), jnp.asarray(done, bool)
 
-    def _shape(self, raw_shape: tuple[int, ...], params) -> tuple[int, ...]:
-        """The observation shape the networks get: vectors [O] and images [H, W, C] as gymnax gives them,
-        a grid [H, W] (Catch, DeepSea) as a one-channel image, a discrete index as a one-hot [n] (no id
-        listed has one now; kept for gymnax envs that get_obs a square index)."""
-        if self.one_hot:
-            return (int(self.gymnax_env.observation_space(params).n),)
-        return (*raw_shape, 1) if len(raw_shape) == 2 else tuple(raw_shape)
-
     def _observation(self, inner):
         obs = self.gymnax_env.get_obs(inner, self.gymnax_params)
-        if self.one_hot:
-            return jax.nn.one_hot(obs, self.observation_shape[0], dtype=jnp.float32)
         return obs.astype(jnp.float32).reshape(self.observation_shape)
 
     def _features(self, inner):
