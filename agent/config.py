@@ -393,11 +393,17 @@ def save_config(run_dir: str | Path, config: TrainConfig) -> None:
     (Path(run_dir) / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
 
 
+# Fields renamed since runs were first saved: (config class name, old name) -> new name,
+# so that older run folders still resume.
+RENAMED_FIELDS = {("PlannerConfig", "puct_implementation"): "implementation"}
+
+
 def config_from_dict(cls: type, raw: dict):
     """Rebuilds a (nested) config dataclass from `dataclasses.asdict` output, reading each
     field's declared type, so a new nested config needs no registration here."""
     types = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}
+    raw = {RENAMED_FIELDS.get((cls.__name__, name), name): value for name, value in raw.items()}
     unknown = sorted(set(raw) - fields)
     if unknown:
         raise ConfigError(f"{cls.__name__} has no field(s) {unknown} (renamed or removed since the run was "

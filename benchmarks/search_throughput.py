@@ -227,7 +227,7 @@ def puct_variants(graphdef, num_actions: int, num_simulations: int, max_depth):
     objective = search.Objective(discount=DISCOUNT)
     configs = {
         "mctx muzero_policy": search.PlannerConfig(policy="muzero", num_simulations=num_simulations,
-                                                   max_depth=max_depth, puct_implementation="mctx"),
+                                                   max_depth=max_depth, implementation="mctx"),
         "glasszero PUCT (identical)": search.PlannerConfig(policy="muzero", num_simulations=num_simulations,
                                                            max_depth=max_depth),
         "glasszero PUCT, no tie-break noise": search.PlannerConfig(

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import mctx
 import numpy as np
 
-from search import puct
+from search import batched_search, puct
 from search.objective import Edge, Leaf, Objective, call_reward_fn, call_value_fn
 from search.qtransforms import completed_by_mix_value_tree_scaled
 
@@ -62,9 +62,9 @@ class PlannerConfig:
     """PUCT: exploration constant c2."""
     temperature: float = 1.0
     """PUCT: act proportionally to visits^(1/temperature); 0 is greedy."""
-    puct_implementation: Literal["glasszero", "mctx"] = "glasszero"
-    """PUCT: 'glasszero' runs one selection rule per step (search/puct.py; identical results to
-    mctx, faster); 'mctx' calls mctx.muzero_policy."""
+    implementation: Literal["glasszero", "mctx"] = "glasszero"
+    """'glasszero': the batch-first search of search/batched_search.py (the same trees and action
+    weights as mctx, faster); 'mctx': mctx.gumbel_muzero_policy / mctx.muzero_policy, the reference."""
     tie_break_noise: bool = True
     """PUCT ('glasszero' implementation): break exact ties at random as mctx does; False is
     faster but breaks ties by the first index (results then differ from mctx on ties)."""
@@ -78,9 +78,9 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.gumbel_value_scale must be > 0, got {self.gumbel_value_scale}")
         if self.gumbel_q_scaling not in ("siblings", "tree"):
             raise ValueError(f"PlannerConfig.gumbel_q_scaling must be 'siblings' or 'tree', got {self.gumbel_q_scaling!r}")
-        if self.puct_implementation not in ("glasszero", "mctx"):
-            raise ValueError(f"PlannerConfig.puct_implementation must be 'glasszero' or 'mctx', "
-                             f"got {self.puct_implementation!r}")
+        if self.implementation not in ("glasszero", "mctx"):
+            raise ValueError(f"PlannerConfig.implementation must be 'glasszero' or 'mctx', "
+                             f"got {self.implementation!r}")
         if self.max_depth is not None and self.max_depth < 1:
             raise ValueError(f"PlannerConfig.max_depth must be >= 1 or None, got {self.max_depth}")
 
@@ -226,7 +226,9 @@ def _search(params, key, root, recurrent_fn, invalid_actions, config: PlannerCon
             masks_interior: bool) -> SearchOutput:
     wrap = interior_masked if masks_interior else (lambda q: q)
     if config.policy == "gumbel":
-        out = mctx.gumbel_muzero_policy(
+        policy_fn = (batched_search.gumbel_muzero_policy if config.implementation == "glasszero"
+                     else mctx.gumbel_muzero_policy)
+        out = policy_fn(
             params, key, root, recurrent_fn,
             num_simulations=config.num_simulations,
             invalid_actions=invalid_actions,
@@ -239,7 +241,7 @@ def _search(params, key, root, recurrent_fn, invalid_actions, config: PlannerCon
         )
     else:
         extra = {}
-        if config.puct_implementation == "glasszero":
+        if config.implementation == "glasszero":
             policy_fn = puct.muzero_policy
             extra = {"tie_break_noise": config.tie_break_noise}
         else:

@@ -170,24 +170,6 @@ def test_objective_prints_what_it_is_made_of():
         search.Objective(value=lambda leaf: leaf.features[:, 0])
 
 
-@pytest.mark.parametrize("env_name", ["chain", "cartpole"])
-def test_glasszero_puct_equals_mctx_muzero_policy(env_name):
-    """search/puct.py drops mctx's root/interior switch; the search must not change."""
-    env = envs.make(env_name)
-    states, _ = batched_reset(env, 4)
-    objective = search.Objective(value=search.Constant(0.0), discount=0.99)
-    outs = {}
-    for impl in ("glasszero", "mctx"):
-        config = search.PlannerConfig(policy="muzero", num_simulations=24, puct_implementation=impl)
-        outs[impl] = search.plan(None, jax.random.PRNGKey(7), states, model=search.SimulatorModel(env),
-                                 objective=objective, config=config)
-    a, b = outs["glasszero"], outs["mctx"]
-    np.testing.assert_array_equal(a.action, b.action)
-    np.testing.assert_array_equal(a.action_weights, b.action_weights)
-    np.testing.assert_array_equal(a.tree.children_visits, b.tree.children_visits)
-    np.testing.assert_array_equal(a.tree.node_values, b.tree.node_values)
-
-
 def test_tree_scaled_q_values_follow_the_tree_and_match_mctx_when_the_ranges_agree():
     """search.qtransforms scales a node's completed Q by the min-max over the whole tree: at the
     root of a bandit searched on the true simulator it equals the hand formula, and it differs
