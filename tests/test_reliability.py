@@ -159,6 +159,16 @@ def test_resuming_after_the_code_changed_says_what_differs(tmp_path):
         train(resume=run, quiet=True, max_iterations=1)
 
 
+def test_a_config_saved_before_a_field_was_renamed_still_loads():
+    """PlannerConfig.puct_implementation became .implementation; older run folders resume."""
+    from agent.config import TrainConfig, config_from_dict
+
+    saved = dataclasses.asdict(TrainConfig())
+    planner = {k: v for k, v in saved["planner"].items() if k != "implementation"}
+    old = {**saved, "planner": {**planner, "puct_implementation": "mctx"}}
+    assert config_from_dict(TrainConfig, old).planner.implementation == "mctx"
+
+
 def test_cli_errors_are_one_line_not_a_traceback(tmp_path, capsys):
     assert train_cli.main(["--resume", str(tmp_path / "nonexistent")]) == 2
     err = capsys.readouterr().err
