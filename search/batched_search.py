@@ -18,9 +18,9 @@ action-selection functions, Q-transforms and key stream, and changes how the loo
   path; the first step of every simulation is at the root for every row, so the root
   rule runs once, unconditionally, and the loop after it runs the interior rule alone
   (mctx's `lax.cond(depth == 0, ...)` evaluates both rules at every step under vmap);
-* backward runs the recursion `G = r + discount * G` along the recorded paths on small
-  [B, D] arrays, then writes every node's new value and count with one scatter per tree
-  array (a path never holds a node twice, so the writes do not collide);
+* backward walks the recorded paths up one level at a time for all rows together,
+  reading and writing [B] elements per level with the tree as the loop's carry (mctx's
+  vmapped backward loop selects between the old and new tree, whole, at every step);
 * while no simulation can stop at an expanded node (max_depth >= num_simulations, the
   default), simulation `s` always creates node `s + 1` in every row, so the new node's
   rows are written with one dynamic-update-slice instead of a per-row scatter.
@@ -44,6 +44,8 @@ from mctx._src import action_selection as mctx_selection
 from mctx._src import policies as mctx_policies
 from mctx._src import search as mctx_search
 from mctx._src import seq_halving
+
+from search import threefry
 
 UNVISITED = mctx.Tree.UNVISITED
 ROOT = mctx.Tree.ROOT_INDEX
@@ -81,7 +83,7 @@ def select(keys: jax.Array | None, tree: mctx.Tree, root_action_selection_fn, in
     def next_key(keys):
         if keys is None:
             return None, None
-        split = jax.vmap(jax.random.split)(keys)
+        split = threefry.split(keys)  # jax.random.split per row, the same bits
         return split[:, 0], split[:, 1]
 
     keys, step_keys = next_key(keys)
@@ -148,46 +150,40 @@ def expand_new_node(params, key, tree: mctx.Tree, recurrent_fn, parent: jax.Arra
 def backward(tree: mctx.Tree, paths: Paths, leaf: jax.Array) -> mctx.Tree:
     """`mctx.search.backward` for every row at once.
 
-    Along each path, from the leaf up: G <- reward + discount * G, the node's value becomes
-    (value * visits + G) / (visits + 1), and the edge into the child takes the child's new
-    value. Gathers the path's statistics, runs the recursion over depth on [B, D] arrays,
-    then writes each tree array once.
+    From the deepest level of the longest path up to the root, one level per step: every
+    row still on its path reads the edge below its node, G <- reward + discount * G, the
+    node's value becomes (value * visits + G) / (visits + 1), its visit count grows by
+    one, and the edge takes the child's new value and count. A row past its path's end
+    leaves the tree alone (its writes point out of range, and mode="drop" discards them).
+    Each step reads and writes [B] elements; the tree is carried, never copied.
     leaf: [B] int32, the expanded node at the end of each path.
     """
-    batch, max_depth = paths.nodes.shape
+    batch = paths.nodes.shape[0]
     num_nodes = tree.node_visits.shape[1]
-    rows = jnp.arange(batch)[:, None]
-    on_path = jnp.arange(max_depth)[None, :] < paths.length[:, None]  # [B, D]
-    rewards = tree.children_rewards[rows, paths.nodes, paths.actions]
-    discounts = tree.children_discounts[rows, paths.nodes, paths.actions]
-    values = tree.node_values[rows, paths.nodes]
-    visits = tree.node_visits[rows, paths.nodes]
-    leaf_value = tree.node_values[rows[:, 0], leaf]
+    rows = jnp.arange(batch)
+    leaf_value = tree.node_values[rows, leaf]
 
-    def step(k, carry):  # depth k, from the deepest down to 0
-        returns, new_values = carry
+    def level(i, carry):
+        tree, returns, child_value = carry
+        k = longest - 1 - i
         active = k < paths.length
-        returns = jnp.where(active, rewards[:, k] + discounts[:, k] * returns, returns)
-        value = (values[:, k] * visits[:, k] + returns) / (visits[:, k] + 1.0)
-        return returns, new_values.at[:, k].set(value)
+        node, action = paths.nodes[:, k], paths.actions[:, k]
+        returns = jnp.where(active, tree.children_rewards[rows, node, action]
+                            + tree.children_discounts[rows, node, action] * returns, returns)
+        visits = tree.node_visits[rows, node]
+        value = (tree.node_values[rows, node] * visits + returns) / (visits + 1.0)
+        node = jnp.where(active, node, num_nodes)
+        tree = tree.replace(
+            node_values=tree.node_values.at[rows, node].set(value, mode="drop"),
+            node_visits=tree.node_visits.at[rows, node].set(visits + 1, mode="drop"),
+            children_values=tree.children_values.at[rows, node, action].set(child_value, mode="drop"),
+            children_visits=tree.children_visits.at[rows, node, action].add(1, mode="drop"),
+        )
+        return tree, returns, jnp.where(active, value, child_value)
 
     longest = jnp.max(paths.length)
-    _, new_values = jax.lax.fori_loop(
-        0, longest, lambda i, c: step(longest - 1 - i, c), (leaf_value, jnp.zeros_like(values)))
-    # The value each edge's child now holds: the next path node's, or the leaf's at the end.
-    child_values = jnp.concatenate([new_values[:, 1:], jnp.zeros_like(new_values[:, :1])], axis=1)
-    child_values = jnp.where(jnp.arange(max_depth)[None, :] == paths.length[:, None] - 1,
-                             leaf_value[:, None], child_values)
-    # Off-path entries point past the end, and mode="drop" discards them.
-    node_index = jnp.where(on_path, paths.nodes, num_nodes)
-    children_visits = tree.children_visits[rows, paths.nodes, paths.actions]
-    return tree.replace(
-        node_values=tree.node_values.at[rows, node_index].set(new_values, mode="drop"),
-        node_visits=tree.node_visits.at[rows, node_index].set(visits + 1, mode="drop"),
-        children_values=tree.children_values.at[rows, node_index, paths.actions].set(child_values, mode="drop"),
-        children_visits=tree.children_visits.at[rows, node_index, paths.actions].set(children_visits + 1,
-                                                                                      mode="drop"),
-    )
+    tree, _, _ = jax.lax.fori_loop(0, longest, level, (tree, leaf_value, leaf_value))
+    return tree
 
 
 def search(params, rng_key, *, root: mctx.RootFnOutput, recurrent_fn, root_action_selection_fn,
@@ -209,19 +205,23 @@ def search(params, rng_key, *, root: mctx.RootFnOutput, recurrent_fn, root_actio
 
     def body(sim, loop_state):  # mctx.search's loop body, key for key
         rng_key, tree = loop_state
-        rng_key, simulate_key, expand_key = jax.random.split(rng_key, 3)
-        keys = jax.random.split(simulate_key, batch) if selection_uses_keys else None
-        paths = select(keys, tree, root_action_selection_fn, interior_action_selection_fn, max_depth)
-        last = paths.length - 1
-        parent = paths.nodes[rows, last]
-        action = paths.actions[rows, last]
-        if always_new:
-            leaf = jnp.full([batch], sim + 1, jnp.int32)
-            tree = expand_new_node(params, expand_key, tree, recurrent_fn, parent, action, sim + 1)
-        else:
-            leaf = jnp.where(paths.leaf == UNVISITED, sim + 1, paths.leaf)
-            tree = mctx_search.expand(params, expand_key, tree, recurrent_fn, parent, action, leaf)
-        tree = backward(tree, paths, leaf)
+        rng_key, simulate_key, expand_key = threefry.split_one(rng_key, 3)
+        keys = threefry.split_one(simulate_key, batch) if selection_uses_keys else None
+        # The name scopes label the ops for benchmarks/search_profile.py.
+        with jax.named_scope("select"):
+            paths = select(keys, tree, root_action_selection_fn, interior_action_selection_fn, max_depth)
+        with jax.named_scope("expand"):
+            last = paths.length - 1
+            parent = paths.nodes[rows, last]
+            action = paths.actions[rows, last]
+            if always_new:
+                leaf = jnp.full([batch], sim + 1, jnp.int32)
+                tree = expand_new_node(params, expand_key, tree, recurrent_fn, parent, action, sim + 1)
+            else:
+                leaf = jnp.where(paths.leaf == UNVISITED, sim + 1, paths.leaf)
+                tree = mctx_search.expand(params, expand_key, tree, recurrent_fn, parent, action, leaf)
+        with jax.named_scope("backward"):
+            tree = backward(tree, paths, leaf)
         return rng_key, tree
 
     tree = mctx_search.instantiate_tree_from_root(root, num_simulations, root_invalid_actions=invalid_actions,

@@ -7,8 +7,9 @@ every step, and for PUCT both are the same rule (the root one only adds the root
 invalid-action mask), so the root step runs the rule with depth 0 and the interior steps
 run it alone.
 
-The PUCT rule's tie-breaking noise (a `jax.random.uniform` per node visit) costs a key
-split per row and step: `tie_break_noise=False` drops it, which is faster still but breaks
+The PUCT rule's tie-breaking noise (a `jax.random.uniform` per node visit) is drawn with
+search/threefry.py (the same bits in one fused op instead of a rolled hash loop); it
+still costs a key split and a hash per row and level: `tie_break_noise=False` drops it, which is faster still but breaks
 exact ties by the first index instead of at random, so results can differ from mctx where
 children tie (e.g. equal priors and no visits).
 
@@ -26,22 +27,22 @@ import mctx
 from mctx._src import action_selection as mctx_selection
 from mctx._src import policies as mctx_policies
 
-from search import batched_search
+from search import batched_search, threefry
 
 
 def puct_selection(rng_key, tree, node_index, depth, *, pb_c_init: float, pb_c_base: float, qtransform,
                    tie_break_noise: bool):
-    """mctx's `muzero_action_selection`, optionally without the tie-breaking noise."""
-    if tie_break_noise:
-        return mctx_selection.muzero_action_selection(rng_key, tree, node_index, depth, pb_c_init=pb_c_init,
-                                                      pb_c_base=pb_c_base, qtransform=qtransform)
+    """mctx's `muzero_action_selection` line for line, with its tie-breaking noise drawn by
+    search.threefry (the same bits as jax.random.uniform, in one fused op), or without it."""
     visit_counts = tree.children_visits[node_index]
     node_visit = tree.node_visits[node_index]
     pb_c = pb_c_init + jnp.log((node_visit + pb_c_base + 1.0) / pb_c_base)
     prior_probs = jax.nn.softmax(tree.children_prior_logits[node_index])
     policy_score = jnp.sqrt(node_visit) * pb_c * prior_probs / (visit_counts + 1)
-    value_score = qtransform(tree, node_index)
-    return mctx_selection.masked_argmax(value_score + policy_score, tree.root_invalid_actions * (depth == 0))
+    to_argmax = qtransform(tree, node_index) + policy_score
+    if tie_break_noise:
+        to_argmax = to_argmax + 1e-7 * threefry.uniform(rng_key[None], tree.num_actions)[0]
+    return mctx_selection.masked_argmax(to_argmax, tree.root_invalid_actions * (depth == 0))
 
 
 def muzero_policy(params, rng_key, root, recurrent_fn, num_simulations: int, invalid_actions=None,
