@@ -43,9 +43,8 @@ import mctx
 from mctx._src import action_selection as mctx_selection
 from mctx._src import policies as mctx_policies
 from mctx._src import search as mctx_search
-from mctx._src import seq_halving
 
-from search import threefry
+from search import selection, threefry
 
 UNVISITED = mctx.Tree.UNVISITED
 ROOT = mctx.Tree.ROOT_INDEX
@@ -233,8 +232,10 @@ def search(params, rng_key, *, root: mctx.RootFnOutput, recurrent_fn, root_actio
 def gumbel_muzero_policy(params, rng_key, root, recurrent_fn, num_simulations: int, invalid_actions=None,
                          max_depth: int | None = None, *, qtransform=mctx.qtransform_completed_by_mix_value,
                          max_num_considered_actions: int = 16, gumbel_scale=1.0) -> mctx.PolicyOutput:
-    """Drop-in for `mctx.gumbel_muzero_policy` (same arguments, keys and output); the
-    wrapper around the search is mctx's, line for line."""
+    """Drop-in for `mctx.gumbel_muzero_policy` (same arguments, keys and output). The wrapper
+    around the search is mctx's line for line; the selection rules (and mctx's own
+    Q-transforms) are search/selection.py's copies with unrolled max/argmax."""
+    qtransform = selection.fast(qtransform)
     root = root.replace(prior_logits=mctx_policies._mask_invalid_actions(root.prior_logits, invalid_actions))
     rng_key, gumbel_rng = jax.random.split(rng_key)
     gumbel = gumbel_scale * jax.random.gumbel(gumbel_rng, shape=root.prior_logits.shape,
@@ -243,18 +244,17 @@ def gumbel_muzero_policy(params, rng_key, root, recurrent_fn, num_simulations: i
     tree = search(
         params, rng_key, root=root, recurrent_fn=recurrent_fn,
         root_action_selection_fn=functools.partial(
-            mctx_selection.gumbel_muzero_root_action_selection, num_simulations=num_simulations,
+            selection.gumbel_root, num_simulations=num_simulations,
             max_num_considered_actions=max_num_considered_actions, qtransform=qtransform),
-        interior_action_selection_fn=functools.partial(
-            mctx_selection.gumbel_muzero_interior_action_selection, qtransform=qtransform),
+        interior_action_selection_fn=functools.partial(selection.gumbel_interior, qtransform=qtransform),
         num_simulations=num_simulations, max_depth=max_depth, invalid_actions=invalid_actions,
         extra_data=extra_data, selection_uses_keys=False)
     summary = tree.summary()
     considered_visit = jnp.max(summary.visit_counts, axis=-1, keepdims=True)
     completed_qvalues = jax.vmap(qtransform, in_axes=[0, None])(tree, tree.ROOT_INDEX)
-    to_argmax = seq_halving.score_considered(considered_visit, gumbel, root.prior_logits, completed_qvalues,
-                                             summary.visit_counts)
-    action = mctx_selection.masked_argmax(to_argmax, invalid_actions)
+    to_argmax = selection.score_considered(considered_visit, gumbel, root.prior_logits, completed_qvalues,
+                                           summary.visit_counts)
+    action = selection.masked_argmax(to_argmax, invalid_actions)
     completed_search_logits = mctx_policies._mask_invalid_actions(root.prior_logits + completed_qvalues,
                                                                   invalid_actions)
     return mctx.PolicyOutput(action=action, action_weights=jax.nn.softmax(completed_search_logits),

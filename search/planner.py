@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import mctx
 import numpy as np
 
-from search import batched_search, puct
+from search import batched_search, puct, selection
 from search.objective import Edge, Leaf, Objective, call_reward_fn, call_value_fn
 from search.qtransforms import completed_by_mix_value_tree_scaled
 
@@ -224,7 +224,10 @@ def _refuse_bad_values(root_input: Any, action_mask: jax.Array | None) -> None:
 
 def _search(params, key, root, recurrent_fn, invalid_actions, config: PlannerConfig,
             masks_interior: bool) -> SearchOutput:
-    wrap = interior_masked if masks_interior else (lambda q: q)
+    def wrap(qtransform):
+        if config.implementation == "glasszero":  # mctx's Q-transforms -> the same, faster (search/selection.py)
+            qtransform = selection.fast(qtransform)
+        return interior_masked(qtransform) if masks_interior else qtransform
     if config.policy == "gumbel":
         policy_fn = (batched_search.gumbel_muzero_policy if config.implementation == "glasszero"
                      else mctx.gumbel_muzero_policy)

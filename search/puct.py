@@ -24,25 +24,25 @@ import functools
 import jax
 import jax.numpy as jnp
 import mctx
-from mctx._src import action_selection as mctx_selection
 from mctx._src import policies as mctx_policies
 
-from search import batched_search, threefry
+from search import batched_search, selection, threefry
 
 
 def puct_selection(rng_key, tree, node_index, depth, *, pb_c_init: float, pb_c_base: float, qtransform,
                    tie_break_noise: bool):
-    """mctx's `muzero_action_selection` line for line, with its tie-breaking noise drawn by
-    search.threefry (the same bits as jax.random.uniform, in one fused op), or without it."""
+    """mctx's `muzero_action_selection` line for line, with search/selection.py's unrolled
+    softmax max and argmax, and its tie-breaking noise drawn by search.threefry (the same
+    bits as jax.random.uniform, in one fused op), or without it."""
     visit_counts = tree.children_visits[node_index]
     node_visit = tree.node_visits[node_index]
     pb_c = pb_c_init + jnp.log((node_visit + pb_c_base + 1.0) / pb_c_base)
-    prior_probs = jax.nn.softmax(tree.children_prior_logits[node_index])
+    prior_probs = selection.softmax(tree.children_prior_logits[node_index])
     policy_score = jnp.sqrt(node_visit) * pb_c * prior_probs / (visit_counts + 1)
     to_argmax = qtransform(tree, node_index) + policy_score
     if tie_break_noise:
         to_argmax = to_argmax + 1e-7 * threefry.uniform(rng_key[None], tree.num_actions)[0]
-    return mctx_selection.masked_argmax(to_argmax, tree.root_invalid_actions * (depth == 0))
+    return selection.masked_argmax(to_argmax, tree.root_invalid_actions * (depth == 0))
 
 
 def muzero_policy(params, rng_key, root, recurrent_fn, num_simulations: int, invalid_actions=None,
@@ -56,11 +56,11 @@ def muzero_policy(params, rng_key, root, recurrent_fn, num_simulations: int, inv
         dirichlet_key, jax.nn.softmax(root.prior_logits), dirichlet_fraction=dirichlet_fraction,
         dirichlet_alpha=dirichlet_alpha))
     root = root.replace(prior_logits=mctx_policies._mask_invalid_actions(noisy_logits, invalid_actions))
-    selection = functools.partial(puct_selection, pb_c_init=pb_c_init, pb_c_base=pb_c_base, qtransform=qtransform,
-                                  tie_break_noise=tie_break_noise)
+    rule = functools.partial(puct_selection, pb_c_init=pb_c_init, pb_c_base=pb_c_base,
+                             qtransform=selection.fast(qtransform), tie_break_noise=tie_break_noise)
     tree = batched_search.search(params, search_key, root=root, recurrent_fn=recurrent_fn,
-                                 root_action_selection_fn=functools.partial(selection, depth=0),
-                                 interior_action_selection_fn=selection, num_simulations=num_simulations,
+                                 root_action_selection_fn=functools.partial(rule, depth=0),
+                                 interior_action_selection_fn=rule, num_simulations=num_simulations,
                                  max_depth=max_depth, invalid_actions=invalid_actions,
                                  selection_uses_keys=tie_break_noise)
     action_weights = tree.summary().visit_probs

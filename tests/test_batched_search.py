@@ -64,6 +64,7 @@ CONFIGS = {
         "policy": "gumbel", "qtransform": functools.partial(completed_by_mix_value_tree_scaled, value_scale=0.1),
         "max_num_considered_actions": 4},
     "puct": {"policy": "muzero"},
+    "puct_plain_qtransform": {"policy": "muzero", "plain_qtransform": True},
     "puct_masked_depth2": {"policy": "muzero", "mask": True, "max_depth": 2},
 }
 
@@ -77,7 +78,9 @@ def policies(config: dict):
         kwargs["max_num_considered_actions"] = config.get("max_num_considered_actions", 16)
         reference, ours = mctx.gumbel_muzero_policy, batched_search.gumbel_muzero_policy
     else:
-        kwargs["qtransform"] = masked_interior(mctx.qtransform_by_parent_and_siblings)
+        # Plain: ours swaps in search/selection.py's copy; wrapped: ours runs mctx's own.
+        kwargs["qtransform"] = (mctx.qtransform_by_parent_and_siblings if config.get("plain_qtransform")
+                                else masked_interior(mctx.qtransform_by_parent_and_siblings))
         reference, ours = mctx.muzero_policy, puct.muzero_policy
 
     def wrap(policy):
@@ -142,3 +145,23 @@ def test_plan_gives_the_same_search_with_either_implementation(policy):
     np.testing.assert_array_equal(a.action_weights, b.action_weights)
     for g, w in zip(jax.tree.leaves(a.tree), jax.tree.leaves(b.tree), strict=True):
         np.testing.assert_array_equal(g, w)
+
+
+def test_threefry_split_and_uniform_give_jax_randoms_bits():
+    from search import threefry
+
+    keys = jax.random.split(jax.random.PRNGKey(3), 64)
+    np.testing.assert_array_equal(threefry.split(keys), jax.vmap(jax.random.split)(keys))
+    np.testing.assert_array_equal(threefry.split_one(keys[0], 5), jax.random.split(keys[0], 5))
+    np.testing.assert_array_equal(threefry.uniform(keys, ACTIONS),
+                                  jax.vmap(lambda k: jax.random.uniform(k, (ACTIONS,)))(keys))
+
+
+def test_unrolled_reductions_match_numpys_on_ties_nans_and_infinities():
+    from search import selection
+
+    rows = np.array([[1.0, 3.0, 3.0, -1.0], [np.nan, 2.0, np.nan, 0.0], [-np.inf] * 4, [0.0, -0.0, 5.0, np.inf],
+                     [2.0, np.nan, 7.0, 1.0]], np.float32)
+    np.testing.assert_array_equal(selection.argmax(jnp.asarray(rows)), jnp.argmax(jnp.asarray(rows), axis=-1))
+    np.testing.assert_array_equal(selection.amax(jnp.asarray(rows)), np.max(rows, axis=-1))
+    np.testing.assert_array_equal(selection.amin(jnp.asarray(rows)), np.min(rows, axis=-1))
