@@ -41,8 +41,17 @@ def puct_selection(rng_key, tree, node_index, depth, *, pb_c_init: float, pb_c_b
     policy_score = jnp.sqrt(node_visit) * pb_c * prior_probs / (visit_counts + 1)
     to_argmax = qtransform(tree, node_index) + policy_score
     if tie_break_noise:
-        to_argmax = to_argmax + 1e-7 * threefry.uniform(rng_key[None], tree.num_actions)[0]
+        to_argmax = to_argmax + 1e-7 * _materialized_noise(rng_key, tree.num_actions, depth)
     return selection.masked_argmax(to_argmax, tree.root_invalid_actions * (depth == 0))
+
+
+def _materialized_noise(rng_key, num_actions: int, depth) -> jax.Array:
+    """jax.random.uniform(rng_key, (num_actions,)) computed once: XLA would otherwise fuse the
+    (unrolled, ~250-op) hash into each consumer of the selected action and run it several
+    times. A conditional's result is materialized; its predicate (depth >= 0, always true)
+    is one XLA cannot fold away."""
+    return jax.lax.cond(jnp.asarray(depth) >= 0, lambda k: threefry.uniform(k[None], num_actions)[0],
+                        lambda k: jnp.zeros((num_actions,), jnp.float32), rng_key)
 
 
 def muzero_policy(params, rng_key, root, recurrent_fn, num_simulations: int, invalid_actions=None,
