@@ -11,7 +11,8 @@ differs between rows runs until the last row is done, selecting between the old 
 carry of *every* row at every step. The backward pass carries the whole tree
 ([B, N, A] arrays), so each step up a path copies the whole tree once (profile:
 benchmarks/results/search_profile.md). This module keeps mctx's data (`mctx.Tree`), its
-action-selection functions, Q-transforms and key stream, and changes how the loops run:
+selection rules and Q-transforms (mctx's own, or the exact copies of search/selection.py)
+and its key stream, and changes how the loops run:
 
 * selection walks all rows down together in one batched while loop whose carry is a
   few [B] and [B, D] arrays (the tree is read, never carried), and records each row's
@@ -23,7 +24,8 @@ action-selection functions, Q-transforms and key stream, and changes how the loo
   vmapped backward loop selects between the old and new tree, whole, at every step);
 * while no simulation can stop at an expanded node (max_depth >= num_simulations, the
   default), simulation `s` always creates node `s + 1` in every row, so the new node's
-  rows are written with one dynamic-update-slice instead of a per-row scatter.
+  rows are written with one dynamic-update-slice instead of a per-row scatter;
+* key splits use search/threefry.py (JAX's hash unrolled: the same bits, one fused op).
 
 Each value is computed by the same floating-point operations in the same order as in
 mctx, so trees and action weights are bit-identical (tests/test_batched_search.py checks
@@ -43,6 +45,7 @@ import mctx
 from mctx._src import action_selection as mctx_selection
 from mctx._src import policies as mctx_policies
 from mctx._src import search as mctx_search
+from mctx._src import seq_halving
 
 from search import selection, threefry
 
@@ -231,11 +234,19 @@ def search(params, rng_key, *, root: mctx.RootFnOutput, recurrent_fn, root_actio
 
 def gumbel_muzero_policy(params, rng_key, root, recurrent_fn, num_simulations: int, invalid_actions=None,
                          max_depth: int | None = None, *, qtransform=mctx.qtransform_completed_by_mix_value,
-                         max_num_considered_actions: int = 16, gumbel_scale=1.0) -> mctx.PolicyOutput:
+                         max_num_considered_actions: int = 16, gumbel_scale=1.0,
+                         tree_qtransform=None) -> mctx.PolicyOutput:
     """Drop-in for `mctx.gumbel_muzero_policy` (same arguments, keys and output). The wrapper
-    around the search is mctx's line for line; the selection rules (and mctx's own
-    Q-transforms) are search/selection.py's copies with unrolled max/argmax."""
-    qtransform = selection.fast(qtransform)
+    around the search is mctx's line for line; the selection rules are search/selection.py's
+    copies with unrolled max/argmax.
+
+    tree_qtransform: the Q-transform the selection rules use inside the tree (default:
+      `selection.fast(qtransform)`, the exact copy of an mctx Q-transform). The action
+      weights use `qtransform` itself: computed once per search, its sums then run in the
+      same XLA fusions as in mctx, so the weights match mctx's to the last bit (a copy's
+      sums can be reordered by XLA in another context, changing the last bit).
+    """
+    tree_qtransform = selection.fast(qtransform) if tree_qtransform is None else tree_qtransform
     root = root.replace(prior_logits=mctx_policies._mask_invalid_actions(root.prior_logits, invalid_actions))
     rng_key, gumbel_rng = jax.random.split(rng_key)
     gumbel = gumbel_scale * jax.random.gumbel(gumbel_rng, shape=root.prior_logits.shape,
@@ -245,16 +256,16 @@ def gumbel_muzero_policy(params, rng_key, root, recurrent_fn, num_simulations: i
         params, rng_key, root=root, recurrent_fn=recurrent_fn,
         root_action_selection_fn=functools.partial(
             selection.gumbel_root, num_simulations=num_simulations,
-            max_num_considered_actions=max_num_considered_actions, qtransform=qtransform),
-        interior_action_selection_fn=functools.partial(selection.gumbel_interior, qtransform=qtransform),
+            max_num_considered_actions=max_num_considered_actions, qtransform=tree_qtransform),
+        interior_action_selection_fn=functools.partial(selection.gumbel_interior, qtransform=tree_qtransform),
         num_simulations=num_simulations, max_depth=max_depth, invalid_actions=invalid_actions,
         extra_data=extra_data, selection_uses_keys=False)
     summary = tree.summary()
     considered_visit = jnp.max(summary.visit_counts, axis=-1, keepdims=True)
     completed_qvalues = jax.vmap(qtransform, in_axes=[0, None])(tree, tree.ROOT_INDEX)
-    to_argmax = selection.score_considered(considered_visit, gumbel, root.prior_logits, completed_qvalues,
-                                           summary.visit_counts)
-    action = selection.masked_argmax(to_argmax, invalid_actions)
+    to_argmax = seq_halving.score_considered(considered_visit, gumbel, root.prior_logits, completed_qvalues,
+                                             summary.visit_counts)
+    action = mctx_selection.masked_argmax(to_argmax, invalid_actions)
     completed_search_logits = mctx_policies._mask_invalid_actions(root.prior_logits + completed_qvalues,
                                                                   invalid_actions)
     return mctx.PolicyOutput(action=action, action_weights=jax.nn.softmax(completed_search_logits),

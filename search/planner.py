@@ -225,36 +225,39 @@ def _refuse_bad_values(root_input: Any, action_mask: jax.Array | None) -> None:
 def _search(params, key, root, recurrent_fn, invalid_actions, config: PlannerConfig,
             masks_interior: bool) -> SearchOutput:
     def wrap(qtransform):
-        if config.implementation == "glasszero":  # mctx's Q-transforms -> the same, faster (search/selection.py)
-            qtransform = selection.fast(qtransform)
         return interior_masked(qtransform) if masks_interior else qtransform
+
+    glasszero = config.implementation == "glasszero"
     if config.policy == "gumbel":
-        policy_fn = (batched_search.gumbel_muzero_policy if config.implementation == "glasszero"
-                     else mctx.gumbel_muzero_policy)
+        qtransform = functools.partial(completed_by_mix_value_tree_scaled if config.gumbel_q_scaling == "tree"
+                                       else mctx.qtransform_completed_by_mix_value, value_scale=config.gumbel_value_scale)
+        # glasszero: inside the tree, the exact copy of mctx's Q-transform (search/selection.py).
+        extra = {"tree_qtransform": wrap(selection.fast(qtransform))} if glasszero else {}
+        policy_fn = batched_search.gumbel_muzero_policy if glasszero else mctx.gumbel_muzero_policy
         out = policy_fn(
             params, key, root, recurrent_fn,
             num_simulations=config.num_simulations,
             invalid_actions=invalid_actions,
             max_depth=config.max_depth,
-            qtransform=wrap(functools.partial(
-                completed_by_mix_value_tree_scaled if config.gumbel_q_scaling == "tree"
-                else mctx.qtransform_completed_by_mix_value, value_scale=config.gumbel_value_scale)),
+            qtransform=wrap(qtransform),
             max_num_considered_actions=config.max_num_considered_actions,
             gumbel_scale=config.gumbel_scale,
+            **extra,
         )
     else:
         extra = {}
-        if config.implementation == "glasszero":
+        if glasszero:
             policy_fn = puct.muzero_policy
             extra = {"tie_break_noise": config.tie_break_noise}
         else:
             policy_fn = mctx.muzero_policy
+        qtransform = mctx.qtransform_by_parent_and_siblings
         out = policy_fn(
             params, key, root, recurrent_fn,
             num_simulations=config.num_simulations,
             invalid_actions=invalid_actions,
             max_depth=config.max_depth,
-            qtransform=wrap(mctx.qtransform_by_parent_and_siblings),
+            qtransform=wrap(selection.fast(qtransform) if glasszero else qtransform),
             dirichlet_fraction=config.dirichlet_fraction,
             dirichlet_alpha=config.dirichlet_alpha,
             pb_c_init=config.pb_c_init,

@@ -6,8 +6,11 @@ actions (max, min, argmax) are written as a chain of elementwise `maximum`/`mini
 `where` over the A action columns. On the 2-core CPU, XLA runs a reduction over a short
 minor axis ([B, 18] -> [B]) as a separate op costing 10-65 us, the argmax (a variadic
 reduce) the most; the unrolled chain fuses with its neighbours into one elementwise
-kernel (benchmarks/results/search_profile.md). Sums keep `jnp.sum`, so every value,
-and so every tree, is bit-identical to mctx's (tests/test_batched_search.py).
+kernel (benchmarks/results/search_profile.md). Sums keep `jnp.sum`, so the trees are
+bit-identical to mctx's (tests/test_batched_search.py). One caveat: XLA may order a sum
+differently in another fusion context, changing its last bit; that is harmless inside the
+tree (an argmax would have to sit on a tie to the last bit) but would show in the action
+weights, so the policies compute those with mctx's own Q-transform.
 
 Why copies and not mctx's functions: the reductions sit inside them; mctx offers no hook.
 `fast(qtransform)` maps mctx's own Q-transforms (plain or in a functools.partial) to the

@@ -165,3 +165,18 @@ def test_unrolled_reductions_match_numpys_on_ties_nans_and_infinities():
     np.testing.assert_array_equal(selection.argmax(jnp.asarray(rows)), jnp.argmax(jnp.asarray(rows), axis=-1))
     np.testing.assert_array_equal(selection.amax(jnp.asarray(rows)), np.max(rows, axis=-1))
     np.testing.assert_array_equal(selection.amin(jnp.asarray(rows)), np.min(rows, axis=-1))
+
+
+@pytest.mark.parametrize("policy", ["gumbel", "muzero"])
+def test_a_wide_batch_through_plan_matches_mctx(policy):
+    """B=256, A=18 through search.plan against plain mctx, as the throughput benchmark runs them:
+    at these shapes XLA compiles reductions differently than at the tiny ones above (a copy of
+    a Q-transform once differed from mctx's in the last bit of the action weights here)."""
+    from benchmarks.search_throughput import OBSERVATION_DIM, build_network, make_implementations
+
+    graphdef, params = build_network(18, "mlp")
+    fns = make_implementations(graphdef, 18, policy, 8, None)
+    obs = jax.random.normal(jax.random.PRNGKey(2), (256, OBSERVATION_DIM))
+    ours, reference = (fns[name](params, jax.random.PRNGKey(3), obs) for name in ("glasszero", "mctx"))
+    np.testing.assert_array_equal(ours[0], reference[0])
+    np.testing.assert_array_equal(ours[1], reference[1])
