@@ -96,16 +96,34 @@ def ablation_tables(name: str) -> Callable[[Path], str]:
 
 def search_throughput(results: Path) -> str:
     r = load(results, "search_cpu")
-    lines = ["| policy | points | glasszero / mctx throughput, min - max | identical action weights | "
-             "networks alone / glasszero, min - max |", "| --- | ---: | --- | --- | --- |"]
-    for policy in sorted({p["policy"] for p in r["points"]}):
-        points = [p for p in r["points"] if p["policy"] == policy]
-        ratios = [p["ratio_glasszero_over_mctx"] for p in points]
-        floor = [p["networks"]["simulations_per_s"] / p["glasszero"]["simulations_per_s"] for p in points]
-        same = sum(p["same_action_weights_as_mctx"] for p in points)
-        lines.append(f"| {policy} | {len(points)} | {min(ratios):.2f} - {max(ratios):.2f} | {same} of {len(points)} | "
-                     f"{min(floor):.0f}x - {max(floor):.0f}x |")
+    lines = ["| policy | batch | sims | A | glasszero sims/s | mctx sims/s | speed-up over mctx | networks alone sims/s "
+             "| bound: networks alone / mctx | identical action weights |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for p in sorted(r["points"], key=lambda p: (p["policy"], p["simulations"], p["actions"], p["batch"])):
+        g, m, n = (p[k]["simulations_per_s"] for k in ("glasszero", "mctx", "networks"))
+        lines.append(f"| {p['policy']} | {p['batch']} | {p['simulations']} | {p['actions']} | {g:,.0f} | {m:,.0f} | "
+                     f"{g / m:.2f}x | {n:,.0f} | {n / m:.1f}x | {'yes' if p['same_action_weights_as_mctx'] else 'NO'} |")
     return "\n".join(lines) + "\n\n" + source(r, "search_cpu")
+
+
+def search_profile(results: Path) -> str:
+    r = load(results, "search_profile")
+    lines = ["| policy | B | A | XLA ops per simulation, mctx -> glasszero | select | backward | network | "
+             "tree share of op time, mctx -> glasszero | wall speed-up |",
+             "| --- | ---: | ---: | --- | --- | --- | --- | --- | ---: |"]
+    for p in r["points"]:
+        n, m, g = p["simulations"], p["mctx"], p["glasszero"]
+
+        def ops(phase):
+            return f"{m['ops'][phase] / n:.0f} -> {g['ops'][phase] / n:.0f}"
+
+        def share(impl):
+            return 1 - impl["op_s"]["network"] / sum(impl["op_s"].values())
+
+        lines.append(f"| {p['policy']} | {p['batch']} | {p['actions']} | "
+                     f"{sum(m['ops'].values()) / n:.0f} -> {sum(g['ops'].values()) / n:.0f} | {ops('select')} | "
+                     f"{ops('backward')} | {ops('network')} | {share(m):.0%} -> {share(g):.0%} | {p['speedup']:.2f}x |")
+    return "\n".join(lines) + "\n\n" + source(r, "search_profile")
 
 
 def puct_speed(results: Path) -> str:
@@ -165,6 +183,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "ablation_breakout": ablation_tables("ablation_breakout"),
     "search_cpu": search_throughput,
     "search_cpu_puct": puct_speed,
+    "search_profile": search_profile,
 }
 
 
