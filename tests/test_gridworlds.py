@@ -153,11 +153,12 @@ def test_planning_with_a_hand_value_on_the_true_simulator_reaches_what_it_values
 def test_misgeneralization_quick_mode_runs_end_to_end(tmp_path):
     from benchmarks.misgeneralization import OBJECTIVES, OUTCOMES, Args, main
 
-    report = main(Args(quick=True, out_dir=str(tmp_path), runs_dir=str(tmp_path / "runs")))
+    # One gridworld: the other runs the same code, and each costs ~80 s of compilation in CI.
+    report = main(Args(quick=True, envs=("coin_at_end",), out_dir=str(tmp_path), runs_dir=str(tmp_path / "runs")))
     for name in ("misgeneralization.json", "misgeneralization.md", "misgeneralization.png",
                  "misgeneralization_episodes.png", "misgeneralization_value_maps.png"):
         assert (tmp_path / name).stat().st_size > 0
-    assert set(report["envs"]) == {"coin_at_end", "cheese_in_corner"}
+    assert set(report["envs"]) == {"coin_at_end"}
     for env_report in report["envs"].values():
         for objective in OBJECTIVES:
             rates = env_report["main"][objective]

@@ -268,7 +268,7 @@ def test_wrong_types_on_the_command_line_exit_2_without_a_traceback(flag, value)
     assert code == 2
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(FLAGS[1:]), st.integers(1, 4))
 def test_a_valid_config_runs_an_iteration_cleanly(tmp_path, flag, value):
     config = with_field(dataclasses.replace(TINY, out=str(tmp_path / f"{flag}{value}")), flag, value)
