@@ -1,7 +1,7 @@
 """Soak: does a long run hold its memory flat?
 
     python -m benchmarks.soak                      # CartPole default preset, 30 minutes
-    python -m benchmarks.soak --minutes 1.5 --tiny   # the short version (a test runs it)
+    python -m benchmarks.soak --minutes 2 --tiny   # the short version (a test runs it)
 
 Runs `train.py` as a child process (a fresh run that never stops on its own), samples the
 child's resident memory (RSS, from /proc) every `--every-s` seconds and, where the device
