@@ -1,7 +1,7 @@
 """The planner and the objective it maximises. Imports envs and networks only.
 
 Public API:
-  plan, PlannerConfig, SearchOutput                    -- search (mctx Gumbel / PUCT)
+  plan, PlannerConfig, SearchOutput                    -- search (Gumbel / PUCT; mctx's, batch-first)
   Objective, LearnedValue, FeatureValue, Constant, Blend, ModelReward, FeatureReward,
   Leaf, Edge, ValueFn, RewardFn                        -- the objective seam
   LearnedModel, SimulatorModel, NodeEval               -- world models to plan through

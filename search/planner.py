@@ -1,4 +1,7 @@
-"""The planner: mctx's Gumbel MuZero (default) or PUCT search under an Objective.
+"""The planner: Gumbel MuZero (default) or PUCT search under an Objective.
+
+The search is search/batched_search.py's batch-first rewrite of mctx's (the same trees
+and action weights, faster); `PlannerConfig(implementation="mctx")` calls mctx's policies.
 
     out = plan(params, key, root_input, model=model, objective=objective, config=config)
     out.action [B], out.action_weights [B, A], out.root_value [B], out.tree (mctx.Tree)
