@@ -59,13 +59,20 @@ def measure(args: Args, learn: bool) -> dict:
     loop = HostEnvLoop(agent)
     state = loop.resume(agent.init())
     started = time.perf_counter()
+    setting = "whole loop" if learn else "acting only"
     state, _ = loop.iteration(state)
     jax.block_until_ready(state)
     compile_s = time.perf_counter() - started
+    print(f"[{setting}] first iteration (compiles acting and the learner): {compile_s:.0f} s", flush=True)
     while learn and int(state.learner.updates[0]) == 0:
         state, _ = loop.iteration(state)
+    print(f"[{setting}] replay filled to {int(state.env_steps[0])} env steps: "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
+    lap = time.perf_counter()
     state, _ = loop.iteration(state)  # the first iteration with updates compiles the learner's loop body
     jax.block_until_ready(state)
+    print(f"[{setting}] first iteration with {int(state.learner.updates[0])} updates: "
+          f"{time.perf_counter() - lap:.0f} s; timing {args.iterations} more", flush=True)
     steps0, updates0 = int(state.env_steps[0]), int(state.learner.updates[0])
     started = time.perf_counter()
     for _ in range(args.iterations):
