@@ -3,10 +3,10 @@
 Every function here is its mctx namesake line for line (same operations, same order),
 except that reductions whose result does not depend on the order they visit the
 actions (max, min, argmax) are written as a chain of elementwise `maximum`/`minimum`/
-`where` over the A action columns. On the 2-core CPU, XLA runs a reduction over a short
-minor axis ([B, 18] -> [B]) as a separate op costing 10-65 us, the argmax (a variadic
-reduce) the most; the unrolled chain fuses with its neighbours into one elementwise
-kernel (benchmarks/results/search_profile.md). Sums keep `jnp.sum`, so the trees are
+`where` over the A action columns. On the CPU, XLA runs each reduction over a short
+minor axis ([B, 18] -> [B]) as an op of its own, the argmax (a variadic reduce) among the
+dearest in our traces; the unrolled chain fuses with its neighbours into one elementwise
+kernel, so a selection step runs fewer ops (benchmarks/results/search_profile.md counts them). Sums keep `jnp.sum`, so the trees are
 bit-identical to mctx's (tests/test_batched_search.py). One caveat: XLA may order a sum
 differently in another fusion context, changing its last bit; that is harmless inside the
 tree (an argmax would have to sit on a tie to the last bit) but would show in the action

@@ -1,10 +1,11 @@
 """`jax.random.split` and `jax.random.uniform` for batches of raw keys: the same bits, fewer ops.
 
 On the CPU, JAX lowers the Threefry-2x32 hash behind every `jax.random` call as a
-5-iteration `while` loop (to keep compile times short), about 16 XLA ops per iteration.
-PUCT's tie-breaking noise draws keys and noise at every level of every simulation, so
-on a 2-core CPU this loop was the largest cost of a PUCT search
-(benchmarks/results/search_profile.md). These functions call JAX's own hash,
+5-iteration `while` loop (`use_rolled_loops=True` in jax/_src/random/threefry2x32.py, to
+keep compile times short), several XLA ops per iteration. PUCT's tie-breaking noise draws
+keys and noise at every level of every simulation, so on the 2-core CPU these loops were
+the most frequent ops of a PUCT selection in our traces (the select column of
+benchmarks/results/search_profile.md counts the ops before and after). These functions call JAX's own hash,
 `_threefry2x32_lowering`, unrolled (as JAX lowers it on GPUs), so XLA fuses it into a
 single integer kernel. The hash is integer arithmetic, so the bits are identical;
 tests/test_batched_search.py checks them against `jax.random` on many keys.

@@ -17,7 +17,12 @@ import pytest
 
 import envs
 import search
-from search import batched_search, planner, puct
+from benchmarks.search_throughput import (
+    OBSERVATION_DIM,
+    build_network,
+    make_implementations,
+)
+from search import batched_search, planner, puct, selection, threefry
 from search.qtransforms import completed_by_mix_value_tree_scaled
 
 BATCH, ACTIONS, LATENT, SIMULATIONS = 8, 5, 3, 12
@@ -53,10 +58,6 @@ def recurrent_fn(params, key, action, embedding):
     return out, (latent, steps + 1)
 
 
-def masked_interior(qtransform):
-    return planner.interior_masked(qtransform)
-
-
 CONFIGS = {
     "gumbel": {"policy": "gumbel"},
     "gumbel_masked_depth3": {"policy": "gumbel", "mask": True, "max_depth": 3},
@@ -80,7 +81,7 @@ def policies(config: dict):
     else:
         # Plain: ours swaps in search/selection.py's copy; wrapped: ours runs mctx's own.
         kwargs["qtransform"] = (mctx.qtransform_by_parent_and_siblings if config.get("plain_qtransform")
-                                else masked_interior(mctx.qtransform_by_parent_and_siblings))
+                                else planner.interior_masked(mctx.qtransform_by_parent_and_siblings))
         reference, ours = mctx.muzero_policy, puct.muzero_policy
 
     def wrap(policy):
@@ -148,8 +149,6 @@ def test_plan_gives_the_same_search_with_either_implementation(policy):
 
 
 def test_threefry_split_and_uniform_give_jax_randoms_bits():
-    from search import threefry
-
     keys = jax.random.split(jax.random.PRNGKey(3), 64)
     np.testing.assert_array_equal(threefry.split(keys), jax.vmap(jax.random.split)(keys))
     np.testing.assert_array_equal(threefry.split_one(keys[0], 5), jax.random.split(keys[0], 5))
@@ -158,8 +157,6 @@ def test_threefry_split_and_uniform_give_jax_randoms_bits():
 
 
 def test_unrolled_reductions_match_numpys_on_ties_nans_and_infinities():
-    from search import selection
-
     rows = np.array([[1.0, 3.0, 3.0, -1.0], [np.nan, 2.0, np.nan, 0.0], [-np.inf] * 4, [0.0, -0.0, 5.0, np.inf],
                      [2.0, np.nan, 7.0, 1.0]], np.float32)
     np.testing.assert_array_equal(selection.argmax(jnp.asarray(rows)), jnp.argmax(jnp.asarray(rows), axis=-1))
@@ -172,8 +169,6 @@ def test_a_wide_batch_through_plan_matches_mctx(policy):
     """B=256, A=18 through search.plan against plain mctx, as the throughput benchmark runs them:
     at these shapes XLA compiles reductions differently than at the tiny ones above (a copy of
     a Q-transform once differed from mctx's in the last bit of the action weights here)."""
-    from benchmarks.search_throughput import OBSERVATION_DIM, build_network, make_implementations
-
     graphdef, params = build_network(18, "mlp")
     fns = make_implementations(graphdef, 18, policy, 8, None)
     obs = jax.random.normal(jax.random.PRNGKey(2), (256, OBSERVATION_DIM))
