@@ -74,7 +74,9 @@ class LossConfig:
     bootstrap: str = "target"
     """What the n-step value target bootstraps on: 'target' (the target network's value of the state
     n steps later, computed when the window is sampled) or 'search' (the root value the acting search
-    found there, stored in replay, as in the MuZero paper; needs --value learned)."""
+    found there, stored in replay, as in the MuZero paper; needs --value learned) or 'lookahead' (the target
+    network's best one-step lookahead there, max_a r(s, a) + discount v(g(s, a)), with its learned model:
+    the value of acting greedily from that state, not of the noisy acting policy)."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ PRESET_ALIASES = {"gymnasium:CartPole-v1": "cartpole", "gymnax:CartPole-v1": "ca
 
 ALGORITHMS = ("muzero", "efficientzero")
 ATARI_PREFIX = "atari:"  # every Atari game takes the atari100k preset
-BOOTSTRAPS = ("target", "search")
+BOOTSTRAPS = ("target", "search", "lookahead")
 # EfficientZero's additions, each switched by config fields (see with_additions).
 ADDITIONS = {
     "value_prefix": "value-prefix LSTM (network.value_prefix_horizon 5)",

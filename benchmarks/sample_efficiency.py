@@ -107,6 +107,16 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
                     _optim(final_learning_rate_fraction=1.0)),
     "support_50": ("value support 50 (default 20)", _network(value_support=50)),
     "width_32": ("hidden width and latent 32 (default 64)", _network(hidden=32, latent=32)),
+    "residual_dynamics": (("the dynamics MLP predicts a change of the latent, starting at 'no change' (default: "
+                           "the next latent itself)"), _network(residual_dynamics=True)),
+    "discount_0.97": ("discount 0.97 (default 0.997): values up to ~33, not ~330", lambda c: replace(c, discount=0.97)),
+    "lr_decay_1500": ("learning rate decays to 0.1 of its peak over 1,500 updates (default 20,000)",
+                      _optim(decay_updates=1_500)),
+    "eval_sims_50": ("evaluation searches with 50 simulations (default 16; training unchanged)",
+                     lambda c: replace(c, eval=replace(c.eval, num_simulations=50))),
+    "bootstrap_lookahead": (("value targets bootstrap on the target network's best one-step lookahead, max_a r + "
+                             "discount v(g(s, a)) (default: its value v(s))"), _loss(bootstrap="lookahead")),
+    "lookahead_td5": ("bootstrap_lookahead with TD horizon 5", _loss(bootstrap="lookahead", td_steps=5)),
 }
 
 

@@ -17,6 +17,10 @@ class NetworkConfig:
     layer_norm: bool = True
     """Vector observations: LayerNorm after every hidden Linear of the representation, dynamics and
     prediction MLPs (False: none; the consistency loss's projection heads keep theirs)."""
+    residual_dynamics: bool = False
+    """Vector observations: the dynamics MLP predicts a change of the latent, next = normalize(latent +
+    trunk(latent, action)), its output layer starting at zero (so an untrained model starts at "nothing
+    changes"); False: next = normalize(trunk(latent, action))."""
     value_support: int = 20
     """Value is a categorical over the integers -S..S in h-space (covers returns up to ~460)."""
     reward_support: int = 5

@@ -87,3 +87,17 @@ def test_mlps_without_layer_norm_have_no_norm_parameters_and_run():
     without, net = count_norms(NetworkConfig(hidden=8, latent=8, layer_norm=False))
     assert with_norm > 0 and without == 0
     assert net.represent(jnp.ones((3, 4))).shape == (3, 8)
+
+
+def test_residual_dynamics_start_at_no_change_and_learn_a_change():
+    net = make_network((4,), 2, 4, NetworkConfig(hidden=8, latent=8, residual_dynamics=True), rngs=nnx.Rngs(0))
+    latent = net.represent(jax.random.normal(jax.random.PRNGKey(0), (3, 4)))
+    for action in (0, 1):
+        next_latent, _ = net.dynamics(latent, jnp.full((3,), action))
+        np.testing.assert_allclose(next_latent, latent, atol=1e-5)  # untrained: nothing changes
+    # the trunk's output layer is what it learns: once it is not zero, the latent moves
+    net.dynamics_trunk.out.bias[...] = jnp.linspace(-1.0, 1.0, 8)
+    moved, _ = net.dynamics(latent, jnp.zeros((3,), jnp.int32))
+    assert np.abs(np.asarray(moved - latent)).max() > 0.1
+    plain = make_network((4,), 2, 4, NetworkConfig(hidden=8, latent=8), rngs=nnx.Rngs(0))
+    assert np.abs(np.asarray(plain.dynamics(latent, jnp.zeros((3,), jnp.int32))[0] - latent)).max() > 0.1

@@ -15,7 +15,13 @@ import pytest
 
 import envs
 from agent.algorithm.iteration import Agent, seed_slice
-from agent.algorithm.learner import make_targets, reanalyze_policy_targets, update
+from agent.algorithm.learner import (
+    lookahead_values,
+    make_targets,
+    reanalyze_policy_targets,
+    target_values,
+    update,
+)
 from agent.algorithm.replay import sample_windows
 from agent.algorithm.targets import n_step_targets
 from agent.config import (
@@ -27,6 +33,7 @@ from agent.host.checkpoint import Checkpoints
 from agent.host.records import read_metrics
 from agent.host.run import NonFiniteLossError, train
 from agent.tools.evaluate import evaluate_run
+from networks.support import logits_to_scalar
 from tests.conftest import ROOT, TINY, TINY_ARGS
 
 EFFICIENTZERO = with_algorithm(TINY, "efficientzero")  # every addition on, the value prefix included
@@ -202,3 +209,37 @@ def test_search_bootstrap_reads_the_stored_root_values_and_the_ema_target_moves_
     new, _, _ = update(agent.graphdef, agent.tx, agent.spec, state.learner, state.replay, jax.random.PRNGKey(1))
     expected = jax.tree.map(lambda online, old: old + 0.25 * (online - old), new.params, state.learner.target_params)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), new.target_params, expected)
+
+
+def test_lookahead_bootstrap_is_the_best_one_step_lookahead_of_the_target_network():
+    config = dataclasses.replace(TINY, loss=dataclasses.replace(TINY.loss, bootstrap="lookahead"))
+    agent = Agent(config)
+    state = agent.init()
+    for _ in range(6):  # learning starts once each stream holds 8 rows (after 4 iterations)
+        state, _ = agent.iteration(state)
+    state = seed_slice(state, 0)
+    params, g = state.learner.params, config.discount  # trained a little: the heads are no longer zero
+    obs = state.replay.data.observation[:6, 0]  # [6, O]
+    net = agent.model.net(params)
+    latent = net.represent(obs)
+    q = []
+    for a in range(agent.env.num_actions):  # each action's reward + discounted value, one head call at a time
+        next_latent, reward_logits = net.dynamics(latent, jnp.full((6,), a))
+        q.append(logits_to_scalar(reward_logits) + g * logits_to_scalar(net.predict(next_latent)[1]))
+    q = np.stack(q, axis=-1)
+    assert np.abs(q[:, 0] - q[:, 1]).max() > 0  # the two actions are told apart, so the max matters
+    np.testing.assert_allclose(lookahead_values(agent.graphdef, params, obs, g, lead_dims=1), q.max(-1), rtol=1e-5)
+    only_first = jnp.zeros((6, 2), bool).at[:, 0].set(True)  # an illegal action never wins
+    np.testing.assert_allclose(lookahead_values(agent.graphdef, params, obs, g, only_first, lead_dims=1), q[:, 0],
+                               rtol=1e-5)
+    # make_targets bootstraps on it where the 'target' bootstrap reads the value head
+    k, n = config.loss.unroll_steps, config.loss.td_steps
+    windows, age = sample_windows(state.replay, jax.random.PRNGKey(0), config.replay.batch_size, k + n + 1)
+    targets = make_targets(agent.graphdef, agent.spec, params, windows, age, config.num_envs)
+    boot = lookahead_values(agent.graphdef, params, windows.observation, g, windows.action_mask)
+    by_hand = jax.vmap(lambda w, b: n_step_targets(w, b.at[:n].set(0.0), k, n, g, truncation_value=jnp.float32(0.0)))(
+        windows, boot)
+    no_time_limit = ~windows.truncated.any(axis=1)
+    np.testing.assert_allclose(targets.value[no_time_limit], by_hand.value[no_time_limit], rtol=1e-5, atol=1e-5)
+    value_only = target_values(agent.graphdef, params, windows.observation)
+    assert np.abs(np.asarray(boot) - np.asarray(value_only)).max() > 1e-3  # not the plain value in disguise

@@ -62,6 +62,35 @@ def target_values(graphdef, target_params, observations: jax.Array, lead_dims: i
     return logits_to_scalar(value_logits).reshape(lead)
 
 
+def lookahead_values(graphdef, target_params, observations: jax.Array, discount: float,
+                     action_mask: jax.Array | None = None, lead_dims: int = 2) -> jax.Array:
+    """[*lead, *obs_shape] observations -> [*lead] the target network's best one-step lookahead,
+    max over legal actions a of r(s, a) + discount x v(g(s, a)), with its learned model.
+
+    Bootstrapping on this instead of v(s) teaches the value head the value of acting greedily
+    from s rather than the value of the acting policy, whose Gumbel noise and still-uniform prior
+    blur the differences between neighbouring states that greedy play is decided by.
+    action_mask: [*lead, A] legal actions (None: all legal).
+    """
+    net = nnx.merge(graphdef, target_params)
+    lead = observations.shape[:lead_dims]
+    latent = net.represent(observations.reshape(-1, *observations.shape[lead_dims:]))
+    batch = latent.shape[0]
+    q = []
+    for action in range(net.num_actions):
+        actions = jnp.full((batch,), action, jnp.int32)
+        if net.value_prefix_horizon > 0:  # from a reset LSTM, the value prefix of one step is its reward
+            next_latent, _, reward_logits = net.dynamics_prefix(latent, net.initial_lstm_state(batch), actions)
+        else:
+            next_latent, reward_logits = net.dynamics(latent, actions)
+        _, value_logits = net.predict(next_latent)
+        q.append(logits_to_scalar(reward_logits) + discount * logits_to_scalar(value_logits))
+    q = jnp.stack(q, axis=-1)  # [N, A]
+    if action_mask is not None:
+        q = jnp.where(action_mask.reshape(batch, -1), q, -jnp.inf)
+    return jnp.max(q, axis=-1).reshape(lead)
+
+
 def reanalyze_policy_targets(reanalyze, target_params, key: jax.Array, windows: Transition, targets: Targets,
                              count: int, unroll_steps: int) -> Targets:
     """Replaces the policy targets of the first `count` windows, rows 0..K, by fresh searches.
@@ -107,6 +136,10 @@ def make_targets(graphdef, spec: LearnerSpec, target_params, windows: Transition
     bootstrap = jnp.zeros(windows.reward.shape)
     if spec.bootstrap == "search":
         bootstrap = bootstrap.at[:, first_bootstrap:].set(windows.root_value[:, first_bootstrap:])
+    elif spec.bootstrap == "lookahead":
+        mask = None if windows.action_mask is None else windows.action_mask[:, first_bootstrap:]
+        bootstrap = bootstrap.at[:, first_bootstrap:].set(
+            lookahead_values(graphdef, target_params, windows.observation[:, first_bootstrap:], spec.discount, mask))
     else:
         bootstrap = bootstrap.at[:, first_bootstrap:].set(
             target_values(graphdef, target_params, windows.observation[:, first_bootstrap:]))
@@ -114,7 +147,10 @@ def make_targets(graphdef, spec: LearnerSpec, target_params, windows: Transition
         truncation_value = jnp.zeros((batch,))
     else:  # one value per window: that of the final observation at its first time limit (if any)
         final = windows.final_observation[jnp.arange(batch), jax.vmap(first_truncation)(windows)]
-        truncation_value = target_values(graphdef, target_params, final, lead_dims=1)
+        if spec.bootstrap == "lookahead":  # the final observation's legality is unknown: all actions
+            truncation_value = lookahead_values(graphdef, target_params, final, spec.discount, lead_dims=1)
+        else:
+            truncation_value = target_values(graphdef, target_params, final, lead_dims=1)
     return jax.vmap(lambda w, b, h, v: n_step_targets(w, b, k_steps, n, spec.discount, h, v))(
         windows, bootstrap, horizon, truncation_value)
 

@@ -36,7 +36,7 @@ class LearnerSpec:
     target_update_interval: int
     target_ema: float
     bootstrap: str
-    """'target' or 'search' (see LossConfig.bootstrap)."""
+    """'target', 'search' or 'lookahead' (see LossConfig.bootstrap)."""
     total_env_steps: int
     """The run's length, which the PER beta and off-policy schedules are measured against."""
 
