@@ -9,7 +9,12 @@ Per variant and seed, from the run's last checkpoint (no training here):
     pole past 12 degrees, and their mean length;
   - the same parameters under other searches: mctx's per-node Q scaling (16 and 64 simulations),
     c_scale 1 (16 and 64), PUCT with 64 simulations taking the most visited action, and the policy
-    prior alone (argmax, no search), to see whether any search rescues a failing seed.
+    prior alone (argmax, no search), to see whether any search rescues a failing seed;
+  - the learned value alone with a perfect model: one step of lookahead on the TRUE simulator, each
+    action scored by reward + discount x the learned value of the true next observation (0 past a
+    fall). If the value head had learnt the value of good play this would balance the pole; far
+    below 'study', the search's lookahead through the learned model makes up for a value head that
+    cannot tell neighbouring states apart.
 Writes benchmarks/results/NAME.{json,md}.
 """
 from __future__ import annotations
@@ -77,6 +82,33 @@ def prior_only_returns(agent: Agent, params, keys: jax.Array, episodes: int) -> 
     return np.asarray(jax.jit(jax.vmap(one))(params, keys))
 
 
+def value_one_step_returns(agent: Agent, params, keys: jax.Array, episodes: int) -> np.ndarray:
+    """[S, episodes] returns of greedy one-step lookahead on the true simulator scored by the learned
+    value: argmax_a r(s, a) + discount x (1 - terminated) x v(true next observation)."""
+    env, discount = agent.env, agent.config.discount
+
+    def one(p, key):
+        env_state, ts, _ = reset_episodes(env, key, episodes)
+
+        def action_values(env_state):
+            q = []
+            for action in range(env.num_actions):
+                _, nxt = jax.vmap(env.step)(env_state, jnp.full((episodes,), action))
+                q.append(nxt.reward + discount * (1.0 - nxt.terminated) * agent.model.root(p, nxt.observation).learned_value)
+            return jnp.stack(q, axis=-1)
+
+        def body(carry, _):
+            env_state, ts, total, alive = carry
+            env_state, ts = jax.vmap(env.step)(env_state, jnp.argmax(action_values(env_state), axis=-1))
+            return (env_state, ts, total + alive * ts.reward, alive * (1.0 - ts.done)), None
+
+        init = (env_state, ts, jnp.zeros(episodes), jnp.ones(episodes))
+        (_, _, total, _), _ = jax.lax.scan(body, init, None, length=env.max_steps)
+        return total
+
+    return np.asarray(jax.jit(jax.vmap(one))(params, keys))
+
+
 def diagnose(run: Path, episodes: int) -> dict:
     config = dataclasses.replace(load_config(run), devices=1)
     agent = Agent(config)
@@ -100,6 +132,7 @@ def diagnose(run: Path, episodes: int) -> dict:
                              "pole_fell": int((failed & (np.abs(inner[s, :, 2]) > THETA_LIMIT)).sum()),
                              "failed_mean_length": round(float(returns[s][failed].mean()), 1) if failed.any() else None})
     by_search["prior_only"] = prior_only_returns(agent, params, keys, episodes).mean(axis=1).round(1).tolist()
+    by_search["value_true_1_step"] = value_one_step_returns(agent, params, keys, episodes).mean(axis=1).round(1).tolist()
     return {"run": str(run), "env_steps": env_steps, "seeds": agent.seeds, "mean_return_by_search": by_search,
             "study_search_failures": ends}
 
@@ -121,6 +154,9 @@ def write_markdown(report: dict, path: Path) -> None:
                   f"{e['failed_mean_length'] if e['failed_mean_length'] is not None else '-'} |"
                   for e in v["study_search_failures"]]
         lines.append("")
+    lines.append("prior_only: the policy head's argmax, no search. value_true_1_step: one step of lookahead on the "
+                 "true simulator scored by the learned value of the true next observation.")
+    lines.append("")
     p = report["provenance"]
     lines.append(f"Commit {p.get('commit')}; command `{p.get('command')}`; {p['machine'].get('cpu')}.")
     path.write_text("\n".join(lines) + "\n")
