@@ -31,6 +31,7 @@ Training runs are kept under --runs-dir; a finished run is reused, a stopped one
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ class Args:
     """Training diversities of the sweep (0 is the main setting)."""
     total_env_steps: int | None = None
     """Env steps per training run (default: the env's preset, 6,000)."""
+    batch_size: int | None = None
+    """Learner batch of the training runs (default: the preset's, 256; --quick: 32)."""
     test_episodes: int = 200
     """Test episodes per (run, objective)."""
     num_simulations: int = 16
@@ -81,7 +84,8 @@ class Args:
 
     def resolved(self) -> Args:
         """The quick-mode and default paths filled in."""
-        quick = dict(seeds=(0,), diversities=(0.0,), total_env_steps=300, test_episodes=16) if self.quick else {}
+        quick = dict(seeds=(0,), diversities=(0.0,), total_env_steps=300, test_episodes=16,
+                     batch_size=32) if self.quick else {}
         suffix = "_quick" if self.quick else ""
         return dataclasses.replace(
             self, **quick,
@@ -90,13 +94,20 @@ class Args:
 
 
 # --- training -------------------------------------------------------------------------
-def train_config(env_name: str, diversity: float, seed: int, total_env_steps: int | None, out: Path):
+def train_config(env_name: str, diversity: float, seed: int, total_env_steps: int | None, out: Path,
+                 batch_size: int | None = None):
     base = preset(env_name)
     return dataclasses.replace(base, seed=seed, out=str(out), env_kwargs={"diversity": float(diversity)},
-                               total_env_steps=total_env_steps or base.total_env_steps)
+                               total_env_steps=total_env_steps or base.total_env_steps,
+                               replay=dataclasses.replace(base.replay, batch_size=batch_size or base.replay.batch_size))
 
 
 # --- evaluation ------------------------------------------------------------------------
+# The evaluation, the rendered episodes and the value maps read the same runs: building an Agent
+# for a run compiles its functions, so each run is loaded once.
+loaded_run = functools.lru_cache(maxsize=8)(load_run)
+
+
 def outcome_rates(outcomes: np.ndarray) -> dict:
     """{'true': fraction, 'proxy': ..., 'neither': ...} of an [N] int array of outcome codes."""
     return {name: float(np.mean(outcomes == code)) for code, name in enumerate(OUTCOMES)}
@@ -129,7 +140,7 @@ def evaluate_agent(run_dir: Path, env_name: str, seed: int, args: Args) -> dict:
         cached = json.loads(cache.read_text())
         if cached.get("settings") == settings:
             return cached["result"]
-    agent, params = load_run(run_dir)
+    agent, params = loaded_run(run_dir)
     test_env = envs.make(env_name, diversity=1.0)
     train_env = envs.make(env_name, diversity=0.0)
     discount = agent.config.discount
@@ -210,7 +221,7 @@ def render_episodes(runs: dict, args: Args, path: Path, per_env: int = 3, candid
 
     fig, axes = plt.subplots(2, per_env * len(runs), figsize=(2.9 * per_env * len(runs), 5.4), squeeze=False)
     for e, (env_name, run_dir) in enumerate(runs.items()):
-        agent, params = load_run(run_dir)
+        agent, params = loaded_run(run_dir)
         env = envs.make(env_name, diversity=1.0)
         d = agent.config.discount
         key = jax.random.PRNGKey(10_000 + agent.config.seed)
@@ -328,7 +339,7 @@ def render_value_maps(runs: dict[str, Path], path: Path) -> None:
     to_goal with the agent placed on every square of one training level and one test level."""
     maps = []
     for env_name, run_dir in runs.items():
-        agent, params = load_run(run_dir)
+        agent, params = loaded_run(run_dir)
         discount = agent.config.discount
         hand = Objective(value=FeatureValue(lambda f, d=discount: grid_to_goal(f, d), name="to_goal"), discount=discount)
         levels = [envs.make(env_name, diversity=d).reset(jax.random.PRNGKey(20_000 + i))[0]
@@ -364,7 +375,7 @@ def main(args: Args) -> dict:
             rows = []
             for seed in args.seeds:
                 run_dir = runs_dir / env_name / f"diversity{diversity}" / f"seed{seed}"
-                config = train_config(env_name, diversity, seed, args.total_env_steps, run_dir)
+                config = train_config(env_name, diversity, seed, args.total_env_steps, run_dir, args.batch_size)
                 wall = train_or_reuse(config)
                 row = {"seed": seed, "train_wall_s": round(wall, 1), **evaluate_agent(run_dir, env_name, seed, args)}
                 rows.append(row)
