@@ -348,6 +348,9 @@ def validate(config: TrainConfig) -> None:
     obs_shape = envs.make(config.env, **config.env_kwargs).observation_shape
     need(not l.augmentation or len(obs_shape) == 3, "loss.augmentation", l.augmentation,
          f"shift + intensity augmentation needs image observations [H, W, C]; {config.env} has {obs_shape}")
+    need(not n.residual_dynamics or len(obs_shape) == 1, "network.residual-dynamics", n.residual_dynamics,
+         f"the residual dynamics are the vector MLP's; {config.env} has image observations {obs_shape}, whose "
+         f"ResNet dynamics have residual blocks already")
     need(n.value_prefix_horizon >= 0, "network.value-prefix-horizon", n.value_prefix_horizon,
          "must be >= 0 (0 is off)")
     need(0.0 <= l.reanalyze_fraction <= 1.0, "loss.reanalyze-fraction", l.reanalyze_fraction, "must be in [0, 1]")

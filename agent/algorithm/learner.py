@@ -33,6 +33,7 @@ from agent.algorithm.targets import Targets, first_truncation, n_step_targets
 from agent.config import OptimConfig
 from networks.layers import as_float_pixels
 from networks.support import logits_to_scalar
+from search.models import LearnedModel
 
 
 class LearnerState(NamedTuple):
@@ -72,19 +73,16 @@ def lookahead_values(graphdef, target_params, observations: jax.Array, discount:
     blur the differences between neighbouring states that greedy play is decided by.
     action_mask: [*lead, A] legal actions (None: all legal).
     """
-    net = nnx.merge(graphdef, target_params)
-    lead = observations.shape[:lead_dims]
-    latent = net.represent(observations.reshape(-1, *observations.shape[lead_dims:]))
-    batch = latent.shape[0]
+    lead, obs_shape = observations.shape[:lead_dims], observations.shape[lead_dims:]
+    # The search's own model calls (value-prefix networks included), so that the lookahead is the one
+    # the search would make.
+    model = LearnedModel(graphdef, obs_shape, nnx.merge(graphdef, target_params).num_actions)
+    root = model.root(target_params, observations.reshape(-1, *obs_shape))
+    batch = root.prior_logits.shape[0]
     q = []
-    for action in range(net.num_actions):
-        actions = jnp.full((batch,), action, jnp.int32)
-        if net.value_prefix_horizon > 0:  # from a reset LSTM, the value prefix of one step is its reward
-            next_latent, _, reward_logits = net.dynamics_prefix(latent, net.initial_lstm_state(batch), actions)
-        else:
-            next_latent, reward_logits = net.dynamics(latent, actions)
-        _, value_logits = net.predict(next_latent)
-        q.append(logits_to_scalar(reward_logits) + discount * logits_to_scalar(value_logits))
+    for action in range(model.num_actions):
+        reward, _, child = model.step(target_params, root.embedding, jnp.full((batch,), action, jnp.int32))
+        q.append(reward + discount * child.learned_value)
     q = jnp.stack(q, axis=-1)  # [N, A]
     if action_mask is not None:
         q = jnp.where(action_mask.reshape(batch, -1), q, -jnp.inf)
