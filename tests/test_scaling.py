@@ -9,8 +9,10 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from agent.host.records import read_metrics
 from tests.conftest import ROOT, TINY_ARGS
@@ -86,10 +88,16 @@ def _cli_args(out) -> list[str]:
     return [*args, "--out", str(out)]
 
 
-def _launch(args: list[str], devices: int) -> subprocess.Popen:
+def _launch(args: list[str], devices: int, log: Path) -> subprocess.Popen:
+    """train.py in a fresh process, its stdout and stderr into the file `log`.
+
+    A file, not a pipe: a pipe that is read only after another process ends fills up (64 KiB) and
+    blocks the writer, and a blocked process of a multi-process run never reaches JAX's shutdown
+    barrier, so its partner aborts after 300 s."""
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu"}
-    return subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    with open(log, "w") as out:
+        return subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, text=True)
 
 
 def test_two_processes_train_one_run_as_one_process_does_on_as_many_devices(tmp_path):
@@ -98,12 +106,14 @@ def test_two_processes_train_one_run_as_one_process_does_on_as_many_devices(tmp_
     with socket.socket() as sock:
         sock.bind(("localhost", 0))
         port = sock.getsockname()[1]
+    logs = [tmp_path / "process0.log", tmp_path / "process1.log", tmp_path / "single.log"]
     distributed = [_launch([*_cli_args(tmp_path / "run"), "--coordinator-address", f"localhost:{port}",
-                            "--num-processes", "2", "--process-id", str(i)], devices=2) for i in range(2)]
-    single = _launch(_cli_args(tmp_path / "single"), devices=4)
-    for proc in (*distributed, single):
-        _, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err[-3000:]
+                            "--num-processes", "2", "--process-id", str(i)], devices=2, log=logs[i]) for i in range(2)]
+    single = _launch(_cli_args(tmp_path / "single"), devices=4, log=logs[2])
+    returncodes = [proc.wait(timeout=600) for proc in (*distributed, single)]
+    if any(returncodes):  # every process's log, since one that hangs makes the other fail
+        pytest.fail(f"return codes {returncodes}\n" + "\n".join(
+            f"--- {log.name} (last 2000 characters) ---\n{log.read_text()[-2000:]}" for log in logs))
     rows, reference = read_metrics(tmp_path / "run"), read_metrics(tmp_path / "single")
     assert [r["env_steps"] for r in rows] == [r["env_steps"] for r in reference]  # written once, not per process
     assert rows[-1]["env_steps"] == 48 and rows[-1]["updates"] > 0
