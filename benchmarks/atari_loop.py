@@ -6,12 +6,13 @@
 The atari100k preset with --batch-size and --num-simulations in place of its 256 and 50: on a
 2-core CPU one update of the preset's own batch takes about a minute (the 64-channel stem runs on
 6 x 256 frames of 96 x 96, forward and backward), so the default here is CPU-sized (32 and 16).
-Two settings, each warmed up (compile; for the whole loop, until the learner runs) and timed over
---iterations iterations with jax.block_until_ready:
+Two settings, each timed over --iterations iterations with jax.block_until_ready after a warm-up:
   whole loop: acting (one search per step over the envs, ale-py stepping on the host) and the
     learner updates the preset's replay ratio asks for (1 per env step; every EfficientZero
-    addition: reanalyze searches half of each batch again);
-  acting only: no learner updates.
+    addition: reanalyze searches half of each batch again). Warm-up: the first iteration (it
+    compiles acting and the learner's loop body alike), then acting until the replay holds
+    enough to learn; the timed iterations are the first ones with learner updates;
+  acting only: no learner updates; warm-up: the first iteration.
 Compile time (the first iteration) is reported separately. Writes benchmarks/results/NAME.{json,md}.
 """
 from __future__ import annotations
@@ -64,23 +65,26 @@ def measure(args: Args, learn: bool) -> dict:
     jax.block_until_ready(state)
     compile_s = time.perf_counter() - started
     print(f"[{setting}] first iteration (compiles acting and the learner): {compile_s:.0f} s", flush=True)
-    while learn and int(state.learner.updates[0]) == 0:
+    # Acting until the next iteration learns: the learner is compiled already (first iteration), so the
+    # first iterations with updates are timed as they are (on a CPU one of them takes minutes).
+    min_rows = config.replay.min_size_per_env
+    while learn and int(state.env_steps[0]) // config.num_envs + config.act_steps_per_iteration < min_rows:
         state, _ = loop.iteration(state)
-    print(f"[{setting}] replay filled to {int(state.env_steps[0])} env steps: "
-          f"{time.perf_counter() - started:.0f} s", flush=True)
-    lap = time.perf_counter()
-    state, _ = loop.iteration(state)  # the first iteration with updates compiles the learner's loop body
     jax.block_until_ready(state)
-    print(f"[{setting}] first iteration with {int(state.learner.updates[0])} updates: "
-          f"{time.perf_counter() - lap:.0f} s; timing {args.iterations} more", flush=True)
+    print(f"[{setting}] warm-up done at {int(state.env_steps[0])} env steps, {time.perf_counter() - started:.0f} s; "
+          f"timing {args.iterations} iteration(s)", flush=True)
     steps0, updates0 = int(state.env_steps[0]), int(state.learner.updates[0])
     started = time.perf_counter()
     for _ in range(args.iterations):
         state, _ = loop.iteration(state)
-    jax.block_until_ready(state)
+        jax.block_until_ready(state)
+        print(f"[{setting}] iteration: {int(state.env_steps[0])} env steps, {int(state.learner.updates[0])} updates, "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
     wall = time.perf_counter() - started
     loop.close()
-    return {"setting": "whole loop" if learn else "acting only", "compile_s": round(compile_s, 1),
+    if learn and int(state.learner.updates[0]) == updates0:
+        raise RuntimeError("the timed iterations ran no learner update: the warm-up stopped too early")
+    return {"setting": setting, "compile_s": round(compile_s, 1),
             "timed_s": round(wall, 2), "env_steps_per_s": round((int(state.env_steps[0]) - steps0) / wall, 2),
             "updates_per_s": round((int(state.learner.updates[0]) - updates0) / wall, 3),
             "num_envs": config.num_envs, "batch_size": config.replay.batch_size,
@@ -101,15 +105,15 @@ def main(args: Args) -> dict:
     report = write_results(RESULTS / f"{name}.json", report, args, started)
     machine = report["provenance"]["machine"]
     lines = [f"# Training loop throughput, atari:{args.game}, atari100k preset ({platform})", "",
-             f"The preset with batch {args.batch_size}, {args.num_simulations} simulations and {args.capacity_per_env:,} "
-             f"replay rows per env (its own: 256, 50 and 25,000).", "",
+             (f"The preset with batch {args.batch_size}, {args.num_simulations} simulations and {args.capacity_per_env:,} "
+             f"replay rows per env (its own: 256, 50 and 25,000)."), "",
              "| setting | env steps/s | learner updates/s | compile s | envs | batch | simulations | reanalyze |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     lines += [f"| {p['setting']} | {p['env_steps_per_s']:.2f} | {p['updates_per_s']:.3f} | {p['compile_s']:.0f} | "
               f"{p['num_envs']} | {p['batch_size']} | {p['num_simulations']} | {p['reanalyze_fraction']} |"
               for p in points]
-    lines += ["", f"Machine: {machine.get('cpu')} ({machine.get('cores')} cores, {machine.get('accelerator')}); "
-              f"commit {report['provenance'].get('commit')}; command `{report['provenance'].get('command')}`."]
+    lines += ["", (f"Machine: {machine.get('cpu')} ({machine.get('cores')} cores, {machine.get('accelerator')}); "
+              f"commit {report['provenance'].get('commit')}; command `{report['provenance'].get('command')}`.")]
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     return report
 
