@@ -117,6 +117,13 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "bootstrap_lookahead": (("value targets bootstrap on the target network's best one-step lookahead, max_a r + "
                              "discount v(g(s, a)) (default: its value v(s))"), _loss(bootstrap="lookahead")),
     "lookahead_td5": ("bootstrap_lookahead with TD horizon 5", _loss(bootstrap="lookahead", td_steps=5)),
+    # How LightZero's MuZero acts on CartPole: PUCT with root Dirichlet noise, visit counts sampled at a
+    # fixed temperature of 0.25 (nearly greedy), where puct_visits samples at 1.
+    "puct_t0.25": ("acting with PUCT, visit counts sampled at temperature 0.25 (default Gumbel)",
+                   _planner(policy="muzero", temperature=0.25)),
+    "puct_t0.25_td5": ("puct_t0.25 with TD horizon 5", lambda c: _loss(td_steps=5)(_planner(policy="muzero", temperature=0.25)(c))),
+    "gumbel_noise_0.25": ("Gumbel noise scale 0.25 while acting (default 1): nearly greedy acting",
+                          _planner(gumbel_scale=0.25)),
 }
 
 
