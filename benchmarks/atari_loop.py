@@ -6,7 +6,8 @@
 The atari100k preset with --batch-size and --num-simulations in place of its 256 and 50: on a
 2-core CPU one update of the preset's own batch takes about a minute (the 64-channel stem runs on
 6 x 256 frames of 96 x 96, forward and backward), so the default here is CPU-sized (32 and 16).
-Two settings, each timed over --iterations iterations with jax.block_until_ready after a warm-up:
+Two settings, timed over --iterations and --acting-iterations iterations with jax.block_until_ready
+after a warm-up (--only-acting skips the first, which takes minutes per iteration on a CPU):
   whole loop: acting (one search per step over the envs, ale-py stepping on the host) and the
     learner updates the preset's replay ratio asks for (1 per env step; every EfficientZero
     addition: reanalyze searches half of each batch again). Warm-up: the first iteration (it
@@ -37,7 +38,11 @@ class Args:
     game: str = "Breakout"
     """Atari game (atari:<game>)."""
     iterations: int = 1
-    """Timed iterations per setting (one iteration: 4 envs x 4 steps, then 16 learner updates)."""
+    """Timed iterations of the whole loop (one iteration: 4 envs x 4 steps, then 16 learner updates)."""
+    acting_iterations: int = 25
+    """Timed iterations of acting alone (one iteration: 4 envs x 4 steps)."""
+    only_acting: bool = False
+    """Measure acting alone, not the whole loop."""
     batch_size: int = 32
     """Learner batch (the preset: 256)."""
     num_simulations: int = 16
@@ -59,6 +64,7 @@ def measure(args: Args, learn: bool) -> dict:
     agent = Agent(config)
     loop = HostEnvLoop(agent)
     state = loop.resume(agent.init())
+    iterations = args.iterations if learn else args.acting_iterations
     started = time.perf_counter()
     setting = "whole loop" if learn else "acting only"
     state, _ = loop.iteration(state)
@@ -72,14 +78,15 @@ def measure(args: Args, learn: bool) -> dict:
         state, _ = loop.iteration(state)
     jax.block_until_ready(state)
     print(f"[{setting}] warm-up done at {int(state.env_steps[0])} env steps, {time.perf_counter() - started:.0f} s; "
-          f"timing {args.iterations} iteration(s)", flush=True)
+          f"timing {iterations} iteration(s)", flush=True)
     steps0, updates0 = int(state.env_steps[0]), int(state.learner.updates[0])
     started = time.perf_counter()
-    for _ in range(args.iterations):
+    for _ in range(iterations):
         state, _ = loop.iteration(state)
-        jax.block_until_ready(state)
-        print(f"[{setting}] iteration: {int(state.env_steps[0])} env steps, {int(state.learner.updates[0])} updates, "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
+        if learn:  # minutes each on a CPU: show progress
+            jax.block_until_ready(state)
+            print(f"[{setting}] iteration: {int(state.env_steps[0])} env steps, {int(state.learner.updates[0])} "
+                  f"updates, {time.perf_counter() - started:.0f} s", flush=True)
     wall = time.perf_counter() - started
     loop.close()
     if learn and int(state.learner.updates[0]) == updates0:
@@ -95,7 +102,7 @@ def measure(args: Args, learn: bool) -> dict:
 def main(args: Args) -> dict:
     platform = jax.devices()[0].platform
     started = time.perf_counter()
-    points = [measure(args, learn) for learn in (True, False)]
+    points = [measure(args, learn) for learn in ((False,) if args.only_acting else (True, False))]
     for p in points:
         print(p, flush=True)
     name = args.name or f"atari_loop_{platform}"
