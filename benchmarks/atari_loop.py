@@ -87,6 +87,7 @@ def measure(args: Args, learn: bool) -> dict:
             jax.block_until_ready(state)
             print(f"[{setting}] iteration: {int(state.env_steps[0])} env steps, {int(state.learner.updates[0])} "
                   f"updates, {time.perf_counter() - started:.0f} s", flush=True)
+    jax.block_until_ready(state)  # the last iteration's replay write and updates are dispatched asynchronously
     wall = time.perf_counter() - started
     loop.close()
     if learn and int(state.learner.updates[0]) == updates0:

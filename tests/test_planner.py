@@ -104,7 +104,7 @@ MODEL = tiny_learned_model(envs.make("chain", length=5, start=0))
 def test_learned_model_plan_shapes_and_root_mask():
     env = envs.make("chain", length=5, start=0)
     model, params = tiny_learned_model(env)
-    states, ts = batched_reset(env, 3)
+    _states, ts = batched_reset(env, 3)
     out = search.plan(params, KEY, ts.observation, model=model, action_mask=ts.action_mask,
                       config=search.PlannerConfig(num_simulations=4))
     assert out.action.shape == (3,) and out.action_weights.shape == (3, 3)

@@ -110,7 +110,13 @@ def test_two_processes_train_one_run_as_one_process_does_on_as_many_devices(tmp_
     distributed = [_launch([*_cli_args(tmp_path / "run"), "--coordinator-address", f"localhost:{port}",
                             "--num-processes", "2", "--process-id", str(i)], devices=2, log=logs[i]) for i in range(2)]
     single = _launch(_cli_args(tmp_path / "single"), devices=4, log=logs[2])
-    returncodes = [proc.wait(timeout=600) for proc in (*distributed, single)]
+    procs = (*distributed, single)
+    try:
+        returncodes = [proc.wait(timeout=600) for proc in procs]
+    except subprocess.TimeoutExpired:  # stop them all, then show their logs below
+        for proc in procs:
+            proc.kill()
+        returncodes = [proc.wait() for proc in procs]
     if any(returncodes):  # every process's log, since one that hangs makes the other fail
         pytest.fail(f"return codes {returncodes}\n" + "\n".join(
             f"--- {log.name} (last 2000 characters) ---\n{log.read_text()[-2000:]}" for log in logs))
