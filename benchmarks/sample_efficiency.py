@@ -124,6 +124,11 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "puct_t0.25_td5": ("puct_t0.25 with TD horizon 5", lambda c: _loss(td_steps=5)(_planner(policy="muzero", temperature=0.25)(c))),
     "gumbel_noise_0.25": ("Gumbel noise scale 0.25 while acting (default 1): nearly greedy acting",
                           _planner(gumbel_scale=0.25)),
+    # Faster value propagation: a failure ~200 steps ahead (the cart drifting off the track) reaches the
+    # start of an episode only after ~200 / td_steps copies of the target network.
+    **{f"target_{interval}": ((f"target network copied every {interval} update{'s' if interval > 1 else ''} "
+                               "(default 100)"), _loss(target_update_interval=interval))
+       for interval in (1, 5, 10)},
 }
 
 
