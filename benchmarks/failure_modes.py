@@ -14,7 +14,11 @@ Per variant and seed, from the run's last checkpoint (no training here):
     action scored by reward + discount x the learned value of the true next observation (0 past a
     fall). If the value head had learnt the value of good play this would balance the pole; far
     below 'study', the search's lookahead through the learned model makes up for a value head that
-    cannot tell neighbouring states apart.
+    cannot tell neighbouring states apart;
+  - along the study search's own episodes, whether the learned value foresees the failure (its
+    error against the realized discounted return-to-go of failed episodes, and its value 100 steps
+    before the end) and how far apart the two actions' Q-values are at the root (what the search
+    has to steer by).
 Writes benchmarks/results/NAME.{json,md}.
 """
 from __future__ import annotations
@@ -30,7 +34,7 @@ import numpy as np
 import tyro
 
 from agent.algorithm.iteration import Agent
-from agent.algorithm.rollout import greedy_planner, reset_episodes, rollout
+from agent.algorithm.rollout import greedy_planner, reset_episodes, rollout, trajectory
 from agent.config import load_config
 from agent.host.checkpoint import Checkpoints
 from benchmarks.provenance import RESULTS, write_results
@@ -109,6 +113,53 @@ def value_one_step_returns(agent: Agent, params, keys: jax.Array, episodes: int)
     return np.asarray(jax.jit(jax.vmap(one))(params, keys))
 
 
+def value_calibration(agent: Agent, params, keys: jax.Array, episodes: int) -> list[dict]:
+    """Per seed, along the study search's own episodes (same starts, same searches): does the learned
+    value foresee a failure, and how far apart are the two actions' Q-values at the root?
+
+    Over the steps of failed episodes (length T < 500), the learned value v(s_t) is compared with the
+    realized discounted return-to-go G_t = (1 - discount^(T - t)) / (1 - discount) (CartPole pays 1 per
+    step). 'v 100 steps before the end' averages v(s_{T-100}) over failed episodes with T >= 100, where
+    G = (1 - discount^100) / (1 - discount). 'v at the start' averages v(s_0) over all episodes: for play
+    that never fails (the 500-step limit bootstrapped) it would be 1 / (1 - discount). 'root gap' is |Q(left) - Q(right)| at the root of every
+    search of every episode, 'prior flipped' the fraction of those searches whose chosen action is not
+    the policy prior's argmax."""
+    env, discount = agent.env, agent.config.discount
+    planner = searches(agent.config.planner)["study"]
+
+    def one(p, key):
+        def record(env_state, ts, out, record_key):
+            q = out.tree.qvalues(jnp.zeros(ts.reward.shape, jnp.int32))  # [episodes, A] at the root
+            prior = jnp.argmax(out.tree.children_prior_logits[:, 0], axis=-1)
+            return {"alive": ~ts.done, "value": agent.model.root(p, ts.observation).learned_value,
+                    "gap": jnp.abs(q[:, 1] - q[:, 0]), "flipped": out.action != prior}
+
+        records, _ = trajectory(env, agent.model, p, agent.objective, planner, key, episodes, env.max_steps, record)
+        return records
+
+    records = jax.tree.map(np.asarray, jax.jit(jax.vmap(one))(params, keys))  # [S, T, episodes]
+    out = []
+    for s in range(records["alive"].shape[0]):
+        alive = records["alive"][s]
+        length = alive.sum(axis=0)  # [episodes]
+        t = np.arange(alive.shape[0])[:, None]
+        to_go = (1.0 - discount ** (length[None, :] - t)) / (1.0 - discount)
+        in_failed = alive & (length < env.max_steps)[None, :]
+        value = records["value"][s]
+        before = [value[n - 100, e] for e, n in enumerate(length) if 100 <= n < env.max_steps]
+        out.append({
+            "seed": agent.seeds[s],
+            "failed_steps": int(in_failed.sum()),
+            "value_mean_abs_error_failed": round(float(np.abs(value - to_go)[in_failed].mean()), 1) if in_failed.any() else None,
+            "return_to_go_mean_failed": round(float(to_go[in_failed].mean()), 1) if in_failed.any() else None,
+            "value_100_before_end": round(float(np.mean(before)), 1) if before else None,
+            "root_gap_mean": round(float(records["gap"][s][alive].mean()), 2),
+            "value_mean": round(float(value[alive].mean()), 1),
+            "value_at_start": round(float(value[0].mean()), 1),
+            "prior_flipped": round(float(records["flipped"][s][alive].mean()), 3)})
+    return out
+
+
 def diagnose(run: Path, episodes: int) -> dict:
     config = dataclasses.replace(load_config(run), devices=1)
     agent = Agent(config)
@@ -134,7 +185,12 @@ def diagnose(run: Path, episodes: int) -> dict:
     by_search["prior_only"] = prior_only_returns(agent, params, keys, episodes).mean(axis=1).round(1).tolist()
     by_search["value_true_1_step"] = value_one_step_returns(agent, params, keys, episodes).mean(axis=1).round(1).tolist()
     return {"run": str(run), "env_steps": env_steps, "seeds": agent.seeds, "mean_return_by_search": by_search,
-            "study_search_failures": ends}
+            "study_search_failures": ends, "discount": config.discount,
+            "value_calibration": value_calibration(agent, params, keys, episodes)}
+
+
+def _or_dash(x) -> str:
+    return "-" if x is None else str(x)
 
 
 def write_markdown(report: dict, path: Path) -> None:
@@ -153,6 +209,18 @@ def write_markdown(report: dict, path: Path) -> None:
         lines += [f"| {e['seed']} | {e['failed_episodes']} | {e['cart_out']} | {e['pole_fell']} | "
                   f"{e['failed_mean_length'] if e['failed_mean_length'] is not None else '-'} |"
                   for e in v["study_search_failures"]]
+        if "value_calibration" in v:
+            lines += ["", ("Along the study search's episodes: the learned value against the realized discounted "
+                           "return-to-go in failed episodes, and the Q gap between the two actions at the root."), "",
+                      "| seed | steps in failed episodes | mean return-to-go there | mean abs value error there | "
+                      "v 100 steps before the end (G = {:.1f}) | v at the start (never failing: {:.0f}) | mean value | "
+                      "mean root gap | prior flipped |".format((1 - v["discount"] ** 100) / (1 - v["discount"]),
+                                                              1 / (1 - v["discount"])),
+                      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            lines += [f"| {c['seed']} | {c['failed_steps']} | {_or_dash(c['return_to_go_mean_failed'])} | "
+                      f"{_or_dash(c['value_mean_abs_error_failed'])} | {_or_dash(c['value_100_before_end'])} | "
+                      f"{c['value_at_start']} | {c['value_mean']} | {c['root_gap_mean']} | {c['prior_flipped']} |"
+                      for c in v["value_calibration"]]
         lines.append("")
     lines.append("prior_only: the policy head's argmax, no search. value_true_1_step: one step of lookahead on the "
                  "true simulator scored by the learned value of the true next observation.")
