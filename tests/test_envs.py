@@ -43,7 +43,7 @@ class NeverEndsEnv(Env):
         return inner[None]
 
     def step(self, state, action):  # bypasses the base's time limit
-        inner, reward, term = self._step(state.inner, action, state.key)
+        inner, reward, _terminated = self._step(state.inner, action, state.key)
         state = state.replace(inner=inner)
         return state, self._timestep(state, reward)
 
