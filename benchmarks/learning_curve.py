@@ -5,7 +5,8 @@
 
 Writes benchmarks/results/cartpole_cpu.json (per seed: env steps and wall
 seconds, compile included, to the first 20-episode evaluation >= 195 and
->= 475, and the final evaluation; the provenance) and cartpole_cpu.png (all seeds' curves).
+>= 475, the fraction of its later evaluations still >= 475, and the final evaluation;
+the provenance) and cartpole_cpu.png (all seeds' curves).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from agent.host.records import read_metrics, rows_by_seed
 from agent.host.run import train
 from benchmarks.provenance import RESULTS, cpu_model, write_results
 from benchmarks.runs import _finished
+from benchmarks.sample_efficiency import seed_outcome
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ def per_seed_results(seed: int, rows: list[dict]) -> dict:
         "seed": seed,
         "first_eval_at_least_195": first_reaching(rows, 195.0),
         "first_eval_at_least_475": first_reaching(rows, 475.0),
+        # After the first evaluation >= 475, the share of the later ones still >= 475 (None: none later).
+        "later_evals_at_least_475_fraction": seed_outcome(rows)["later_evals_solved_fraction"],
         "final_eval_mean": evals[-1]["eval_return_mean"] if evals else None,
         "final_eval_std": evals[-1]["eval_return_std"] if evals else None,
         "gymnasium_final_eval_mean": gym[-1]["gymnasium_eval_return_mean"] if gym else None,
@@ -90,6 +94,15 @@ def summarize(per_seed: list[dict], key: str) -> dict:
     finite = lambda x: None if x == float("inf") else x  # JSON has no infinity: None is "never"
     return {"median_env_steps": finite(statistics.median(steps)), "worst_env_steps": finite(max(steps)),
             "median_wall_s": finite(statistics.median(walls)), "seeds_reaching": sum(h is not None for h in hits)}
+
+
+def summarize_staying(per_seed: list[dict]) -> dict:
+    """How steadily the seeds that reached 475 stay there: the mean and the lowest, over those seeds
+    with later evaluations, of the fraction of their later evaluations still >= 475."""
+    stays = [s["later_evals_at_least_475_fraction"] for s in per_seed
+             if s["later_evals_at_least_475_fraction"] is not None]
+    return {"seeds": len(stays), "mean": round(statistics.fmean(stays), 3) if stays else None,
+            "lowest": min(stays, default=None)}
 
 
 def plot(per_seed: list[dict], path: Path, title: str) -> None:
@@ -124,11 +137,12 @@ def main(args: Args) -> dict:
     per_seed = [per_seed_results(seed, rows) for seed, rows in rows_by_seed(read_metrics(Path(config.out))).items()]
     report = {
         "benchmark": "CartPole-v1, default preset (python train.py), seeds vmapped in one run",
-        "eval": "20 episodes, greedy Gumbel search, every %d env steps" % args.eval_every,
+        "eval": f"20 episodes, greedy Gumbel search, every {args.eval_every} env steps",
         "wall_clock": "of the whole vmapped run (all seeds at once), compilation and evaluations included",
         "train_config": dataclasses.asdict(config),
         "summary": {">=195": summarize(per_seed, "first_eval_at_least_195"),
-                    ">=475": summarize(per_seed, "first_eval_at_least_475")},
+                    ">=475": summarize(per_seed, "first_eval_at_least_475"),
+                    "later_evals_at_least_475": summarize_staying(per_seed)},
         "seeds": per_seed,
     }
     report = write_results(out_dir / f"{args.name}.json", report, args, started)

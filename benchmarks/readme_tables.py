@@ -21,7 +21,7 @@ from benchmarks.provenance import RESULTS, ROOT
 from benchmarks.sample_efficiency import table as sample_efficiency_table
 
 README = ROOT / "README.md"
-BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table: (?P=name) -->)", re.S)
+BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table: (?P=name) -->)", re.DOTALL)
 
 
 def load(results: Path, name: str) -> dict:
@@ -47,21 +47,27 @@ def _step_count(value: float | None) -> str:
 
 def cartpole_curve(results: Path) -> str:
     r = load(results, "cartpole_cpu")
-    lines = ["| seed | first eval >= 195 | first eval >= 475 | best eval | final eval (JAX env) | "
-             "final eval (gymnasium CartPole-v1) |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [("| seed | first eval >= 195 | first eval >= 475 | later evals still >= 475 | best eval | "
+             "final eval (JAX env) | final eval (gymnasium CartPole-v1) |"), "| --- | --- | --- | --- | --- | --- | --- |"]
     for s in r["seeds"]:
         best = max(c[2] for c in s["curve"])
         gym = s["gymnasium_final_eval_mean"]
+        stay = s.get("later_evals_at_least_475_fraction")  # recorded since the results at 48c3a78
         lines.append(f"| {s['seed']} | {_steps(s['first_eval_at_least_195'])} | {_steps(s['first_eval_at_least_475'])} "
-                     f"| {best:.0f} | {s['final_eval_mean']:.0f} ± {s['final_eval_std']:.0f} | "
-                     f"{'-' if gym is None else f'{gym:.0f}'} |")
+                     f"| {'-' if stay is None else f'{stay:.0%}'} | {best:.0f} | "
+                     f"{s['final_eval_mean']:.0f} ± {s['final_eval_std']:.0f} | {'-' if gym is None else f'{gym:.0f}'} |")
     summary = r["summary"][">=475"]
     compile_s = statistics.median(s["first_iteration_s_including_compile"] for s in r["seeds"])
-    lines += ["", f"Median to the first evaluation >= 475: {_step_count(summary['median_env_steps'])} env steps "
+    lines += ["", (f"Median to the first evaluation >= 475: {_step_count(summary['median_env_steps'])} env steps "
               f"and {_step_count(summary['median_wall_s'])} s (the first iteration, compilation included, took "
               f"{compile_s:.0f} s); worst seed: {_step_count(summary['worst_env_steps'])}; "
               f"{summary['seeds_reaching']} of {len(r['seeds'])} seeds got there within "
-              f"{r['seeds'][0]['env_steps']:,} env steps.", ""]
+              f"{r['seeds'][0]['env_steps']:,} env steps.")]
+    staying = r["summary"].get("later_evals_at_least_475")
+    if staying and staying["seeds"]:
+        lines[-1] += (f" Later evaluations still >= 475: {staying['mean']:.0%} on average over the "
+                      f"{staying['seeds']} seeds with any, {staying['lowest']:.0%} for the lowest.")
+    lines.append("")
     return "\n".join(lines) + source(r, "cartpole_cpu")
 
 
@@ -96,8 +102,8 @@ def ablation_tables(name: str) -> Callable[[Path], str]:
 
 def search_throughput(results: Path) -> str:
     r = load(results, "search_cpu")
-    lines = ["| policy | batch | sims | A | glasszero sims/s | mctx sims/s | speed-up over mctx | networks alone sims/s "
-             "| bound: networks alone / mctx | identical action weights |",
+    lines = [("| policy | batch | sims | A | glasszero sims/s | mctx sims/s | speed-up over mctx | networks alone sims/s "
+             "| bound: networks alone / mctx | identical action weights |"),
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for p in sorted(r["points"], key=lambda p: (p["policy"], p["simulations"], p["actions"], p["batch"])):
         g, m, n = (p[k]["simulations_per_s"] for k in ("glasszero", "mctx", "networks"))
@@ -108,13 +114,13 @@ def search_throughput(results: Path) -> str:
 
 def search_profile(results: Path) -> str:
     r = load(results, "search_profile")
-    lines = ["| policy | B | A | XLA ops per simulation, mctx -> glasszero | select | backward | network | "
-             "tree share of op time, mctx -> glasszero | wall speed-up |",
+    lines = [("| policy | B | A | XLA ops per simulation, mctx -> glasszero | select | backward | network | "
+             "tree share of op time, mctx -> glasszero | wall speed-up |"),
              "| --- | ---: | ---: | --- | --- | --- | --- | --- | ---: |"]
     for p in r["points"]:
         n, m, g = p["simulations"], p["mctx"], p["glasszero"]
 
-        def ops(phase):
+        def ops(phase, m=m, g=g, n=n):  # bound now: the loop rebinds m, g, n
             return f"{m['ops'][phase] / n:.0f} -> {g['ops'][phase] / n:.0f}"
 
         def share(impl):
@@ -148,11 +154,11 @@ def soak(results: Path) -> str:
     mb = lambda x: f"{x['rss_bytes'] / 2**20:,.0f} MB"
     peak = max(after, key=lambda x: x["rss_bytes"])
     v = r["verdict"]
-    lines = ["| minutes | env steps reached | RSS at the end of the warm-up | peak RSS after it | last RSS | "
-             "growth (last - lowest after the warm-up) | bound | verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- |",
-             f"| {r['provenance']['args']['minutes']:g} | {max(x['env_steps'] or 0 for x in r['samples']):,} | "
+    lines = [("| minutes | env steps reached | RSS at the end of the warm-up | peak RSS after it | last RSS | "
+             "growth (last - lowest after the warm-up) | bound | verdict |"), "| --- | --- | --- | --- | --- | --- | --- | --- |",
+             (f"| {r['provenance']['args']['minutes']:g} | {max(x['env_steps'] or 0 for x in r['samples']):,} | "
              f"{mb(after[0])} | {mb(peak)} (minute {peak['t_s'] / 60:.0f}) | {mb(after[-1])} | {v['growth_mb']} MB | "
-             f"{v['max_growth_mb']:g} MB | {'passed' if v['passed'] else 'FAILED'} |"]
+             f"{v['max_growth_mb']:g} MB | {'passed' if v['passed'] else 'FAILED'} |")]
     return "\n".join(lines) + "\n\n" + source(r, "soak")
 
 
@@ -163,8 +169,8 @@ def sample_efficiency(results: Path) -> str:
 
 def seed_batch(results: Path) -> str:
     r = load(results, "seed_batch_cpu")
-    lines = ["| seeds | env steps/s per seed | env steps/s in total | total vs 1 seed | updates/s per seed | "
-             "compile + first iteration |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [("| seeds | env steps/s per seed | env steps/s in total | total vs 1 seed | updates/s per seed | "
+             "compile + first iteration |"), "| ---: | ---: | ---: | ---: | ---: | ---: |"]
     lines += [f"| {x['seeds']} | {x['env_steps_per_s_per_seed']:,.0f} | {x['env_steps_per_s_total']:,.0f} | "
               f"{x['total_throughput_vs_first']:.2f}x | {x['updates_per_s_per_seed']:,.0f} | "
               f"{x['compile_and_first_iteration_s']:.0f} s |" for x in r["rows"]]

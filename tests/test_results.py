@@ -68,3 +68,19 @@ def test_the_study_carries_over_only_variants_measured_with_the_same_setup():
     assert all(len(v["measured_at_commit"]) == 40 for v in carried.values())
     with pytest.raises(SystemExit, match="another base config, seeds"):
         carried_variants(Args(carry_from=committed, seeds=4))
+
+
+def test_the_learning_curve_counts_how_often_a_seed_stays_solved():
+    from benchmarks.learning_curve import per_seed_results, summarize_staying
+
+    def rows(returns):
+        return [{"env_steps": 250 * (i + 1), "updates": i, "wall_s": float(i), "eval_return_mean": r,
+                 "eval_return_std": 0.0} for i, r in enumerate(returns)]
+
+    steady = per_seed_results(0, rows([100.0, 480.0, 400.0, 490.0, 480.0]))  # solved at 500; 2 of 3 later stay
+    never = per_seed_results(1, rows([100.0, 200.0, 300.0]))
+    last = per_seed_results(2, rows([100.0, 475.0]))  # solved at its last evaluation: nothing later to count
+    assert steady["first_eval_at_least_475"]["env_steps"] == 500
+    assert steady["later_evals_at_least_475_fraction"] == 0.667
+    assert never["later_evals_at_least_475_fraction"] is None and last["later_evals_at_least_475_fraction"] is None
+    assert summarize_staying([steady, never, last]) == {"seeds": 1, "mean": 0.667, "lowest": 0.667}
