@@ -124,18 +124,22 @@ def plot(per_seed: list[dict], random_mean: float, path: Path, title: str) -> No
     plt.close(fig)
 
 
-def markdown(report: dict) -> str:
+def table(report: dict) -> str:
+    """The per-seed table with the random baseline and the evaluation protocol under it (README reuses it)."""
     r = report["random_policy"]
-    lines = [(f"# Breakout-MinAtar, the `{ENV}` preset ({len(report['seeds'])} seeds vmapped, "
-             f"{report['train_config']['total_env_steps']:,} env steps each)"), "",
-             (f"{report['eval']}. Uniformly random policy: {r['mean']:.2f} ± {r['standard_error']:.2f} "
-             f"(mean ± standard error over {r['episodes']:,} episodes)."), "",
-             "| seed | env steps | updates | wall s (whole run) | final eval | mean of last 3 evals | best eval |",
+    lines = ["| seed | env steps | updates | wall s (whole run) | final eval | mean of last 3 evals | best eval |",
              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for s in report["seeds"]:
         lines.append(f"| {s['seed']} | {s['env_steps']:,} | {s['updates']:,} | {s['wall_s']:,.0f} | "
                      f"{s['final_eval_mean']:.2f} | {s['last_3_evals_mean']:.2f} | {s['best_eval_mean']:.2f} |")
+    lines += ["", (f"{report['eval']}. Uniformly random policy: {r['mean']:.2f} ± {r['standard_error']:.2f} "
+                   f"(mean ± standard error over {r['episodes']:,} episodes).")]
     return "\n".join(lines) + "\n"
+
+
+def markdown(report: dict) -> str:
+    return (f"# Breakout-MinAtar, the `{ENV}` preset ({len(report['seeds'])} seeds vmapped, "
+            f"{report['train_config']['total_env_steps']:,} env steps each)\n\n" + table(report))
 
 
 def main(args: Args) -> dict:

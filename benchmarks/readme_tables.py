@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import ablation, misgeneralization
+from benchmarks import ablation, minatar_curve, misgeneralization
 from benchmarks.provenance import RESULTS, ROOT
 from benchmarks.sample_efficiency import table as sample_efficiency_table
 
@@ -177,11 +177,17 @@ def seed_batch(results: Path) -> str:
     return "\n".join(lines) + "\n\n" + source(r, "seed_batch_cpu")
 
 
+def breakout_minatar(results: Path) -> str:
+    r = load(results, "breakout_minatar_cpu")
+    return minatar_curve.table(r) + "\n" + source(r, "breakout_minatar_cpu")
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
     "sample_efficiency": sample_efficiency,
     "seed_batch_cpu": seed_batch,
     "soak": soak,
     "cartpole_cpu": cartpole_curve,
+    "breakout_minatar_cpu": breakout_minatar,
     "objectives_cartpole": objectives,
     "misgeneralization_main": misgeneralization_main,
     "misgeneralization_sweep": misgeneralization_sweep,
