@@ -60,8 +60,8 @@ class Args:
     """Where the training runs are kept (default: runs/ablation[_quick]/)."""
 
     def resolved(self) -> Args:
-        quick = dict(seeds=(0,), cartpole_env_steps=64, breakout_env_steps=64, eval_every=64,
-                     variants=self.variants or ("efficientzero", "muzero")) if self.quick else {}
+        quick = {"seeds": (0,), "cartpole_env_steps": 64, "breakout_env_steps": 64, "eval_every": 64,
+                     "variants": self.variants or ("efficientzero", "muzero")} if self.quick else {}
         suffix = "_quick" if self.quick else ""
         return dataclasses.replace(
             self, **quick,
@@ -162,8 +162,8 @@ def variant_table(env_report: dict) -> str:
 
 def table_md(report: dict) -> str:
     machine = report["provenance"]["machine"]
-    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores. Seeds {report['seeds']}; evaluation every "
-             f"{report['eval_every']} env steps (greedy search).", ""]
+    lines = [(f"Machine: {machine['cpu']}, {machine['cores']} cores. Seeds {report['seeds']}; evaluation every "
+             f"{report['eval_every']} env steps (greedy search)."), ""]
     for env_name, env_report in report["envs"].items():
         lines += [f"### {env_name}: {env_report['env_steps']} env steps per run", "", variant_table(env_report)]
     return "\n".join(lines)

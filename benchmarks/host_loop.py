@@ -102,16 +102,16 @@ def compare(args: Args, learn: bool) -> dict:
 
 def write_markdown(report: dict, path) -> None:
     lines = [f"# Host loop vs jitted loop, CartPole ({report['platform']})", "",
-             f"{report['num_envs']} envs x {report['seeds']} seed(s), CartPole preset; env steps/s summed over seeds "
-             f"(median of {report['rounds']} interleaved rounds of {report['iterations']} iterations).", "",
+             (f"{report['num_envs']} envs x {report['seeds']} seed(s), CartPole preset; env steps/s summed over seeds "
+             f"(median of {report['rounds']} interleaved rounds of {report['iterations']} iterations)."), "",
              "| setting | jitted (JAX env) | host (gymnasium) | host / jitted | compile s (jitted, host) |",
              "| --- | ---: | ---: | ---: | ---: |"]
     for p in report["points"]:
         lines.append(f"| {p['setting']} | {p['jitted_env_steps_per_s']:,.0f} | {p['host_env_steps_per_s']:,.0f} | "
                      f"{p['host_over_jitted']:.2f} | {p['jitted_compile_s']:.1f}, {p['host_compile_s']:.1f} |")
     machine = report["provenance"]["machine"]
-    lines += ["", f"Machine: {machine.get('cpu')} ({machine.get('cores')} cores); commit "
-              f"{report['provenance'].get('commit')}; command `{report['provenance'].get('command')}`."]
+    lines += ["", (f"Machine: {machine.get('cpu')} ({machine.get('cores')} cores); commit "
+              f"{report['provenance'].get('commit')}; command `{report['provenance'].get('command')}`.")]
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -84,8 +84,8 @@ class Args:
 
     def resolved(self) -> Args:
         """The quick-mode and default paths filled in."""
-        quick = dict(seeds=(0,), diversities=(0.0,), total_env_steps=300, test_episodes=16,
-                     batch_size=32) if self.quick else {}
+        quick = {"seeds": (0,), "diversities": (0.0,), "total_env_steps": 300, "test_episodes": 16,
+                     "batch_size": 32} if self.quick else {}
         suffix = "_quick" if self.quick else ""
         return dataclasses.replace(
             self, **quick,
@@ -300,8 +300,8 @@ def main_tables(report: dict) -> str:
         for objective in OBJECTIVES:
             r = env_report["main"][objective]
             lines.append(f"| {env_name} | {objective} | {_pct(r['true'])} | {_pct(r['proxy'])} | {_pct(r['neither'])} |")
-    lines += ["", "Learned agent on its own training levels (true goal reached), and the feature decoder's "
-              "goal-position error (|row| + |col|, squares) on training vs test levels:", "",
+    lines += ["", ("Learned agent on its own training levels (true goal reached), and the feature decoder's "
+              "goal-position error (|row| + |col|, squares) on training vs test levels:"), "",
               "| env | training levels: true goal | decoder error, training levels | decoder error, test levels |",
               "| --- | --- | --- | --- |"]
     for env_name, env_report in report["envs"].items():

@@ -23,9 +23,9 @@ from agent.tools.evaluate import evaluate_run
 from benchmarks.provenance import RESULTS, write_results
 
 SETTINGS = {
-    "learned value (learned model)": dict(value="learned", model="learned"),
-    "hand value 'upright' (learned model, decoded features)": dict(value="upright", model="learned"),
-    "hand value 'upright' (true simulator)": dict(value="upright", model="simulator"),
+    "learned value (learned model)": {"value": "learned", "model": "learned"},
+    "hand value 'upright' (learned model, decoded features)": {"value": "upright", "model": "learned"},
+    "hand value 'upright' (true simulator)": {"value": "upright", "model": "simulator"},
 }
 
 

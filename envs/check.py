@@ -67,7 +67,7 @@ def check_env(env: Env, seed: int = 0, num_episodes: int = 2) -> None:
 
     # jit and vmap, and agreement with the eager call.
     jit_reset, jit_step = jax.jit(env.reset), jax.jit(env.step)
-    jstate, jts = jit_reset(key)
+    _, jts = jit_reset(key)
     _require(np.allclose(jts.observation, ts.observation), env, "jit(reset) differs from reset under the same key")
     keys = jax.random.split(key, 3)
     vstate, vts = jax.vmap(env.reset)(keys)

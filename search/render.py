@@ -120,7 +120,7 @@ def draw_tree(tree, paths: list[Path], batch_index: int = 0, action_names: tuple
     width = max(x for x, _ in position.values()) + 1
     depth = max(d for _, d in position.values()) + 1
     fig, ax = plt.subplots(figsize=(min(2 + 1.3 * width, 60), 1 + 1.4 * depth))
-    for i, kids in children.items():
+    for i in children:
         priors = _softmax(t.children_prior_logits[i])
         for a in range(num_actions):
             child = int(t.children_index[i, a])

@@ -53,7 +53,7 @@ class LearnerSpec:
             discount=config.discount, value_support=network.value_support, reward_support=network.reward_support,
             value_weight=loss.value_weight, policy_weight=loss.policy_weight, reward_weight=loss.reward_weight,
             feature_weight=loss.feature_weight, consistency_weight=loss.consistency_weight,
-            reanalyze_count=int(round(loss.reanalyze_fraction * replay.batch_size)),
+            reanalyze_count=round(loss.reanalyze_fraction * replay.batch_size),
             off_policy_correction=loss.off_policy_correction, augmentation=loss.augmentation,
             prioritized=replay.prioritized, priority_alpha=replay.priority_alpha,
             priority_beta_start=replay.priority_beta_start, priority_eps=replay.priority_eps,

@@ -239,11 +239,11 @@ def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes:
                                                  value_maps=maps),
                title=f"What {run_dir.name} optimises: {report['objective']} vs {hand_value}")
     lines = [f"# What {run_dir.name} optimises", "", f"- acting objective: `{report['objective']}`",
-             f"- compared with: `{report['compared_with']}`", f"- states: {report['states']} "
-             f"(episode lengths {report['episode_lengths']})",
+             f"- compared with: `{report['compared_with']}`", (f"- states: {report['states']} "
+             f"(episode lengths {report['episode_lengths']})"),
              f"- correlation, learned value vs hand value on true features: {report['corr_learned_vs_hand_true']}",
-             f"- correlation, learned value vs hand value on decoded features: "
-             f"{report['corr_learned_vs_hand_decoded']}",
+             (f"- correlation, learned value vs hand value on decoded features: "
+             f"{report['corr_learned_vs_hand_decoded']}"),
              f"- same action chosen by both objectives: {100 * report['same_action_rate']:.1f}% of states",
              "- feature decoder mean |error| (vs mean |feature|): " + ", ".join(
                  f"{k} {v:.3g} ({report['decoder_feature_scale'][k]:.3g})"
