@@ -44,7 +44,7 @@ class Args:
     total_env_steps: int = 1_200
     """Env-step budget of each seed: what two vmapped seeds reach in about an hour on the 2-core CPU
     (~0.8 s per update of both, and the preset makes 4 updates per env step early on); the preset's
-    20,000 would take most of a day there."""
+    20,000 mean about 23,000 updates, some five hours at that rate."""
     eval_every: int = 200
     """Evaluate every this many env steps (and at the end)."""
     eval_episodes: int = 16
