@@ -107,16 +107,22 @@ def test_two_processes_train_one_run_as_one_process_does_on_as_many_devices(tmp_
         sock.bind(("localhost", 0))
         port = sock.getsockname()[1]
     logs = [tmp_path / "process0.log", tmp_path / "process1.log", tmp_path / "single.log"]
+
+    def wait(procs) -> list[int]:
+        try:
+            return [proc.wait(timeout=600) for proc in procs]
+        except subprocess.TimeoutExpired:  # stop them all, then show their logs below
+            for proc in procs:
+                proc.kill()
+            return [proc.wait() for proc in procs]
+
+    # The pair runs first and the one-process reference after it, not beside it: gloo gives up
+    # on a collective when the other process is 30 s late to it (a fixed timeout in XLA), and a
+    # third process compiling on the same two cores once made process 1 that late to the first one.
     distributed = [_launch([*_cli_args(tmp_path / "run"), "--coordinator-address", f"localhost:{port}",
                             "--num-processes", "2", "--process-id", str(i)], devices=2, log=logs[i]) for i in range(2)]
-    single = _launch(_cli_args(tmp_path / "single"), devices=4, log=logs[2])
-    procs = (*distributed, single)
-    try:
-        returncodes = [proc.wait(timeout=600) for proc in procs]
-    except subprocess.TimeoutExpired:  # stop them all, then show their logs below
-        for proc in procs:
-            proc.kill()
-        returncodes = [proc.wait() for proc in procs]
+    returncodes = wait(distributed)
+    returncodes += wait([_launch(_cli_args(tmp_path / "single"), devices=4, log=logs[2])])
     if any(returncodes):  # every process's log, since one that hangs makes the other fail
         pytest.fail(f"return codes {returncodes}\n" + "\n".join(
             f"--- {log.name} (last 2000 characters) ---\n{log.read_text()[-2000:]}" for log in logs))
