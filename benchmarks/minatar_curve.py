@@ -20,15 +20,12 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import tyro
 
 import envs
 from agent.config import preset
 from agent.host.records import read_metrics, rows_by_seed
+from benchmarks.learning_curve import plot
 from benchmarks.provenance import RESULTS, cpu_model, write_results
 from benchmarks.runs import train_or_reuse
 
@@ -106,24 +103,6 @@ def per_seed_results(seed: int, rows: list[dict]) -> dict:
     }
 
 
-def plot(per_seed: list[dict], random_mean: float, path: Path, title: str) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for s in per_seed:
-        steps, walls, means = zip(*[(c[0], c[1], c[2]) for c in s["curve"]]) if s["curve"] else ((), (), ())
-        axes[0].plot(steps, means, marker="o", ms=3, label=f"seed {s['seed']}")
-        axes[1].plot(walls, means, marker="o", ms=3, label=f"seed {s['seed']}")
-    for ax, label in ((axes[0], "env steps"), (axes[1], "wall-clock s (all seeds at once, compile included)")):
-        ax.axhline(random_mean, ls="--", c="gray", lw=1, label="uniformly random policy")
-        ax.set_xlabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("eval return (greedy search)")
-    axes[0].legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def table(report: dict) -> str:
     """The per-seed table with the random baseline and the evaluation protocol under it (README reuses it)."""
     r = report["random_policy"]
@@ -166,7 +145,8 @@ def main(args: Args) -> dict:
     out_dir = Path(args.out_dir)
     report = write_results(out_dir / f"{args.name}.json", report, args, started)
     (out_dir / f"{args.name}.md").write_text(markdown(report))
-    plot(per_seed, random_mean, out_dir / f"{args.name}.png", f"Breakout-MinAtar, {ENV} preset — {cpu_model()}")
+    plot(per_seed, out_dir / f"{args.name}.png", f"Breakout-MinAtar, {ENV} preset — {cpu_model()}",
+         lines=((random_mean, "--", "uniformly random policy"),), ylabel="eval return (greedy search)")
     print(markdown(report))
     return report
 

@@ -64,9 +64,10 @@ class GymnaxEnv(Env):
         self.gymnax_env, params = gymnax.make(self.gymnax_id)
         space = self.gymnax_env.action_space(params)
         if not isinstance(space, spaces.Discrete):
-            raise ValueError(f"{PREFIX}{self.gymnax_id} has a continuous action space ({type(space).__name__}); "
-                             f"glasszero's search plans over discrete actions. Discrete gymnax envs: "
-                             f"{', '.join(DISCRETE_IDS)}")
+            raise ValueError(  # noqa: TRY004 -- the env the user named is the bad value
+                f"{PREFIX}{self.gymnax_id} has a continuous action space ({type(space).__name__}); "
+                f"glasszero's search plans over discrete actions. Discrete gymnax envs: "
+                f"{', '.join(DISCRETE_IDS)}")
         self.name = type(self).name or f"{PREFIX}{self.gymnax_id}"
         self.max_steps = int(max_steps if max_steps is not None else type(self).max_steps or params.max_steps_in_episode)
         # The base class cuts episodes at max_steps; gymnax's own limit must never fire first.

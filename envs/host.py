@@ -124,13 +124,15 @@ class HostEnv:
         finally:
             probe.close()
         if not isinstance(action_space, spaces.Discrete):
-            raise ValueError(f"{self.name} has a {type(action_space).__name__} action space; glasszero's search plans "
-                             f"over discrete actions (gymnasium.spaces.Discrete). Try a discrete id such as "
-                             f"gymnasium:CartPole-v1 or gymnasium:Acrobot-v1.")
+            raise ValueError(  # noqa: TRY004 -- the env the user named is the bad value
+                f"{self.name} has a {type(action_space).__name__} action space; glasszero's search plans "
+                f"over discrete actions (gymnasium.spaces.Discrete). Try a discrete id such as "
+                f"gymnasium:CartPole-v1 or gymnasium:Acrobot-v1.")
         if not isinstance(observation_space, spaces.Box):
-            raise ValueError(f"{self.name} has a {type(observation_space).__name__} observation space; host envs need "
-                             f"a Box (an array observation). Wrap the env, e.g. with "
-                             f"gymnasium.wrappers.FlattenObservation, and register the wrapped one.")
+            raise ValueError(  # noqa: TRY004 -- the env the user named is the bad value
+                f"{self.name} has a {type(observation_space).__name__} observation space; host envs need "
+                f"a Box (an array observation). Wrap the env, e.g. with "
+                f"gymnasium.wrappers.FlattenObservation, and register the wrapped one.")
         self.num_actions = int(action_space.n)
         self.action_start = int(action_space.start)
         self.observation_shape = tuple(int(d) for d in observation_space.shape)

@@ -41,3 +41,6 @@ class NetworkConfig:
     """Pixel observations: halvings of the image in the representation (the latent is [H / 2^n, W / 2^n, D]):
     1, a stride-2 convolution (MinAtar's 10x10 -> 5x5); each further one is a residual block and a 3x3
     stride-2 average pool, as in EfficientZero's Atari stem (4: 96x96 -> 6x6)."""
+
+
+DEFAULT_NETWORK = NetworkConfig()  # frozen: one shared default argument is safe

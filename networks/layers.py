@@ -2,6 +2,8 @@
 convolutional head, and MuZero's min-max scaling of the latent."""
 from __future__ import annotations
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -31,7 +33,7 @@ class MLP(nnx.Module):
     def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int, *, rngs: nnx.Rngs,
                  zero_output: bool = False, layer_norm: bool = True):
         dims = [in_dim] + [hidden] * layers
-        self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(dims[:-1], dims[1:])])
+        self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(dims)])
         self.norms = nnx.List([nnx.LayerNorm(b, rngs=rngs) if layer_norm else None for b in dims[1:]])
         init = nnx.initializers.zeros_init() if zero_output else nnx.initializers.lecun_normal()
         self.out = nnx.Linear(dims[-1], out_dim, kernel_init=init, rngs=rngs)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from networks.base import MuZeroNetwork
-from networks.config import NetworkConfig
+from networks.config import DEFAULT_NETWORK, NetworkConfig
 from networks.layers import MLP, min_max_normalize
 
 
@@ -15,7 +15,7 @@ class MuZeroMLP(MuZeroNetwork):
     and SimSiam heads for vector observations."""
 
     def __init__(self, observation_dim: int, num_actions: int, num_features: int,
-                 config: NetworkConfig = NetworkConfig(), *, rngs: nnx.Rngs):
+                 config: NetworkConfig = DEFAULT_NETWORK, *, rngs: nnx.Rngs):
         # The construction order fixes which random numbers each layer draws: keep it.
         c = config
         self.num_actions = num_actions

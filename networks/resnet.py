@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from networks.base import MuZeroNetwork
-from networks.config import NetworkConfig
+from networks.config import DEFAULT_NETWORK, NetworkConfig
 from networks.layers import (
     MLP,
     ConvHead,
@@ -33,7 +33,7 @@ class MuZeroResNet(MuZeroNetwork):
     hidden for the heads' MLPs)."""
 
     def __init__(self, observation_shape: tuple[int, int, int], num_actions: int, num_features: int,
-                 config: NetworkConfig = NetworkConfig(), *, rngs: nnx.Rngs):
+                 config: NetworkConfig = DEFAULT_NETWORK, *, rngs: nnx.Rngs):
         # The construction order fixes which random numbers each layer draws: keep it.
         c = config
         height, width, in_channels = observation_shape

@@ -167,7 +167,10 @@ def make_recurrent_fn(model, objective: Objective, batch: int):
     return recurrent_fn
 
 
-def plan(params: Any, key: jax.Array, root_input: Any, *, model, objective: Objective = Objective(),
+DEFAULT_OBJECTIVE = Objective()  # frozen: one shared default is safe
+
+
+def plan(params: Any, key: jax.Array, root_input: Any, *, model, objective: Objective = DEFAULT_OBJECTIVE,
          config: PlannerConfig = PlannerConfig(), action_mask: jax.Array | None = None) -> SearchOutput:
     """Searches from a batch of roots and returns the chosen actions and the tree.
 

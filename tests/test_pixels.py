@@ -135,7 +135,7 @@ def test_ablation_quick_mode_runs_end_to_end(tmp_path):
     assert "efficientzero - augmentation" in variants("breakout-minatar")
     # CartPole only: the pipeline is the same for every env, and Breakout's pixel training with every
     # EfficientZero addition is pinned by test_train_py_efficientzero_on_breakout_minatar (its two
-    # extra compiles cost ~35 s of CI).
+    # extra compiles cost about 40 s: 74 s with them in a full suite run, 30 s without, run alone).
     report = main(Args(quick=True, envs=("cartpole",), out_dir=str(tmp_path), runs_dir=str(tmp_path / "runs")))
     assert set(report["envs"]) == {"cartpole"}
     for name in ("ablation.json", "ablation.md", "ablation.png"):

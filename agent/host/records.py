@@ -54,7 +54,7 @@ class Recorder:
             partial = path.with_suffix(".jsonl.partial")
             partial.write_text("".join(json.dumps(row) + "\n" for row in kept))
             os.replace(partial, path)
-        self.jsonl = open(path, "a")
+        self.jsonl = open(path, "a")  # noqa: SIM115 -- open for the whole run, closed by close()
         self._purge_step = None if after_step is None else after_step + 1
         self._tensorboard: dict[int, SummaryWriter] = {}
 

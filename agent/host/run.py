@@ -266,9 +266,8 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             now = time.perf_counter()
             progress.update(task, completed=env_steps, loss=f"{np.median(metrics['loss']):.3f}",
                             rate=(env_steps - rate_steps) / max(now - rate_clock, 1e-9))
-            if evaluated:
-                if main:
-                    plot_learning_curve(run_dir, title)
+            if evaluated and main:
+                plot_learning_curve(run_dir, title)
             target = config.eval.stop_at_return
             if evaluated and target is not None and bool(np.all(last_eval.mean(axis=1) >= target)):
                 stopped = "target"  # every seed's latest evaluation reached it
