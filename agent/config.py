@@ -89,6 +89,11 @@ class ReplayConfig:
     """Windows sampled per learner update."""
     min_size_per_env: int = 32
     """No learning until each env stream holds this many transitions."""
+    sample_to_head: bool = False
+    """Windows may start at any held row, the newest included: rows past the newest are masked as
+    after a time limit, and the n-step value bootstraps on the target network's value of where the
+    newest step led. False: only fully written windows, so the newest unroll_steps + td_steps rows
+    of each stream start none (with td_steps 10 and 4 envs, the freshest 60 env steps)."""
     replay_ratio: float = 1.0
     """Learner updates per env step, after the schedule's start (below)."""
     replay_ratio_start: float = 4.0
@@ -357,8 +362,9 @@ def validate(config: TrainConfig) -> None:
     window = l.unroll_steps + l.td_steps + 1
     need(r.capacity_per_env >= window + 1, "replay.capacity-per-env", r.capacity_per_env,
          f"must hold at least one sample window (unroll_steps + td_steps + 2 = {window + 1})")
-    need(r.min_size_per_env >= window, "replay.min-size-per-env", r.min_size_per_env,
-         f"must be >= unroll_steps + td_steps + 1 = {window}")
+    need(r.min_size_per_env >= (1 if r.sample_to_head else window), "replay.min-size-per-env", r.min_size_per_env,
+         "must be >= 1" if r.sample_to_head else
+         f"must be >= unroll_steps + td_steps + 1 = {window} (or set replay.sample-to-head)")
     need(r.min_size_per_env <= r.capacity_per_env, "replay.min-size-per-env", r.min_size_per_env,
          f"cannot exceed replay.capacity-per-env = {r.capacity_per_env}")
     need(r.capacity_per_env * config.num_envs >= r.batch_size, "replay.capacity-per-env", r.capacity_per_env,

@@ -129,6 +129,12 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     **{f"target_{interval}": ((f"target network copied every {interval} update{'s' if interval > 1 else ''} "
                                "(default 100)"), _loss(target_update_interval=interval))
        for interval in (1, 5, 10)},
+    # The freshest data: a window starts only where its K + n + 1 rows are written, so the newest
+    # K + n rows of every stream (60 env steps at td 10, 220 at td 50) wait before they are learned from.
+    "to_head": (("windows start at any row, the newest included, cut where the data ends (default: only "
+                 "fully written windows)"), _replay(sample_to_head=True)),
+    **{f"to_head_td{n}": (f"to_head with TD horizon {n}", lambda c, n=n: _loss(td_steps=n)(_replay(sample_to_head=True)(c)))
+       for n in (30, 100)},
 }
 
 

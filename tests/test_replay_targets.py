@@ -27,6 +27,38 @@ def test_windows_are_consecutive_rows_of_one_stream_across_the_ring_edge():
     assert int(replay_lib.size(buf)) == 8
 
 
+
+def test_windows_to_the_head_start_at_every_held_row_and_stop_where_the_data_ends():
+    # Rows hold t = 5..12 (capacity 8); windows of 4 rows may start at 10, 11, 12 as well, their
+    # rows past t = 12 marked as after a time limit at the newest row (its next observation is kept).
+    buf = replay_lib.init(transition(0), capacity=8)
+    for t in range(13):
+        buf = replay_lib.add(buf, transition(t, terminated=t == 11))
+    windows, age = replay_lib.sample_windows(buf, jax.random.PRNGKey(0), batch=256, length=4, to_head=True)
+    first = np.asarray(windows.observation[:, 0, 0])
+    assert set(first.tolist()) == set(range(5, 13))  # every held row starts some window
+    np.testing.assert_array_equal(np.asarray(age), 12 - first)
+    truncated, terminated = np.asarray(windows.truncated), np.asarray(windows.terminated)
+    for b, t0 in enumerate(first.astype(int)):
+        newest = 12 - t0  # the window's row holding t = 12
+        expected = np.zeros(4, bool)
+        if newest < 3:  # the window reaches past the head: its newest row is cut (t = 11 terminated)
+            expected[newest] = True
+        np.testing.assert_array_equal(truncated[b], expected)
+        np.testing.assert_array_equal(terminated[b, : newest + 1], np.arange(t0, min(t0 + 4, 13)) == 11)
+    # The n-step value of a window from t = 12 (the newest row) bootstraps where t = 12's step led.
+    from_newest = int(np.argmax(first == 12))
+    w = jax.tree.map(lambda x: x[from_newest], windows)
+    t = n_step_targets(w, jnp.full((4,), 100.0), unroll_steps=1, td_steps=2, discount=0.5,
+                       truncation_value=jnp.float32(50.0))
+    np.testing.assert_allclose(t.value, [1 + 0.5 * 50, 0.0])
+    np.testing.assert_array_equal(t.value_mask, [1, 0])  # nothing is known past the head
+    # Without to_head only fully written windows: starts 5..9.
+    windows, _ = replay_lib.sample_windows(buf, jax.random.PRNGKey(0), batch=256, length=4)
+    assert set(np.asarray(windows.observation[:, 0, 0]).tolist()) == set(range(5, 10))
+    assert not np.asarray(windows.truncated).any()
+
+
 def window(rewards, terminated=(), truncated=()):
     n = len(rewards)
     term = np.zeros(n, bool)

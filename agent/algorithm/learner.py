@@ -110,11 +110,11 @@ def sample(spec: LearnerSpec, replay: Replay, key: jax.Array, env_steps: jax.Arr
     """Windows [B, K+n+1, ...], their age in rows [B], importance weights [B] and (PER only)
     the flat indices of their starts, uniformly or by priority."""
     if not spec.prioritized:
-        windows, age = sample_windows(replay, key, spec.batch_size, spec.window)
+        windows, age = sample_windows(replay, key, spec.batch_size, spec.window, spec.sample_to_head)
         return windows, age, jnp.ones((spec.batch_size,)), None
     beta = schedules.priority_beta(env_steps, spec.total_env_steps, spec.priority_beta_start)
     windows, age, weights, index = sample_prioritized(replay, key, spec.batch_size, spec.window,
-                                                      spec.priority_alpha, beta)
+                                                      spec.priority_alpha, beta, spec.sample_to_head)
     return windows, age, weights, index
 
 

@@ -95,9 +95,29 @@ def gather_windows(replay: Replay, start: jax.Array, stream: jax.Array, length: 
     return jax.tree.map(lambda buf: buf[rows, stream[:, None]], replay.data)
 
 
-def sample_windows(replay: Replay, key: jax.Array, batch: int, length: int) -> tuple[Transition, jax.Array]:
+def cut_at_head(windows: Transition, written: jax.Array) -> Transition:
+    """Windows [batch, L, ...] whose first `written` [batch] rows (>= 1) are held data and whose
+    later rows lie past the newest row written (ring rows of old data, or zeros): the newest row
+    is marked as a time limit, so that the targets mask every later row and the n-step value of
+    a window that reaches the head bootstraps on the observation its newest step led to (kept in
+    final_observation), as at a real time limit (agent.algorithm.targets). A newest row that
+    ended its episode is left as it is."""
+    length = windows.action.shape[1]
+    rows = jnp.arange(length)[None, :]
+    newest = (rows == written[:, None] - 1) & (written[:, None] < length) & ~windows.terminated
+    return windows._replace(truncated=windows.truncated | newest)
+
+
+def _written(replay: Replay, start: jax.Array, length: int) -> jax.Array:
+    """[batch] rows of each window from chronological `start` that hold written data, in [1, length]."""
+    return jnp.clip(replay.inserted - start, 1, length)
+
+
+def sample_windows(replay: Replay, key: jax.Array, batch: int, length: int,
+                   to_head: bool = False) -> tuple[Transition, jax.Array]:
     """Samples `batch` windows of `length` consecutive rows, uniformly over start rows
-    whose whole window is written.
+    whose whole window is written, or (to_head) over every held row, the newest included,
+    with the rows past the newest cut off (cut_at_head).
 
     Returns (windows with fields [batch, length, ...], start age [batch] int32:
     how many rows ago the window's first row was written).
@@ -105,37 +125,41 @@ def sample_windows(replay: Replay, key: jax.Array, batch: int, length: int) -> t
     stream_key, start_key = jax.random.split(key)
     held = size(replay)
     oldest = replay.inserted - held
-    num_starts = jnp.maximum(held - length + 1, 1)
+    num_starts = jnp.maximum(held if to_head else held - length + 1, 1)
     start = oldest + jax.random.randint(start_key, (batch,), 0, num_starts)  # chronological index
     stream = jax.random.randint(stream_key, (batch,), 0, replay.num_envs)
     windows = gather_windows(replay, start, stream, length)
+    if to_head:
+        windows = cut_at_head(windows, _written(replay, start, length))
     age = replay.inserted - 1 - start
     return windows, age
 
 
-def valid_starts(replay: Replay, length: int) -> jax.Array:
-    """[C] bool: ring rows that can start a fully written window of `length` rows."""
+def valid_starts(replay: Replay, length: int, to_head: bool = False) -> jax.Array:
+    """[C] bool: ring rows that can start a fully written window of `length` rows (to_head: every
+    held row)."""
     chronological = chronological_index(replay, jnp.arange(replay.capacity))
     held = chronological >= replay.inserted - size(replay)
-    return held & (chronological <= replay.inserted - length)
+    return held if to_head else held & (chronological <= replay.inserted - length)
 
 
-def prioritized_probabilities(replay: Replay, length: int, alpha: float) -> jax.Array:
+def prioritized_probabilities(replay: Replay, length: int, alpha: float, to_head: bool = False) -> jax.Array:
     """[C, E] P(start row, stream) = p^alpha / sum p^alpha over valid window starts."""
-    valid = valid_starts(replay, length)[:, None] & jnp.ones_like(replay.priority, bool)
+    valid = valid_starts(replay, length, to_head)[:, None] & jnp.ones_like(replay.priority, bool)
     scores = jnp.where(valid, replay.priority ** alpha, 0.0)
     return scores / jnp.maximum(jnp.sum(scores), 1e-12)
 
 
 def sample_prioritized(replay: Replay, key: jax.Array, batch: int, length: int, alpha: float,
-                       beta: jax.Array) -> tuple[Transition, jax.Array, jax.Array, jax.Array]:
-    """Prioritized replay (Schaul et al.): windows whose start is drawn with P ~ p^alpha.
+                       beta: jax.Array, to_head: bool = False) -> tuple[Transition, jax.Array, jax.Array, jax.Array]:
+    """Prioritized replay (Schaul et al.): windows whose start is drawn with P ~ p^alpha
+    (to_head: as in sample_windows).
 
     Returns (windows [batch, length, ...], age [batch], importance weights [batch]
     = (N P)^-beta / max over the batch, where N = number of valid starts, and
     the flat [C*E] index of each start (to update its priority)).
     """
-    probs = prioritized_probabilities(replay, length, alpha)
+    probs = prioritized_probabilities(replay, length, alpha, to_head)
     flat = probs.reshape(-1)
     # Inverse-CDF sampling: O(C E + B log(C E)), where a Gumbel-max draw would cost B x C x E.
     cdf = jnp.cumsum(flat)
@@ -144,8 +168,11 @@ def sample_prioritized(replay: Replay, key: jax.Array, batch: int, length: int, 
     index = jnp.where(flat[index] > 0, index, jnp.argmax(flat))  # float edge cases: never a zero-probability row
     row, stream = index // replay.num_envs, index % replay.num_envs
     windows = gather_windows(replay, row, stream, length)
-    age = replay.inserted - 1 - chronological_index(replay, row)
-    count = jnp.sum(valid_starts(replay, length)) * replay.num_envs
+    start = chronological_index(replay, row)
+    if to_head:
+        windows = cut_at_head(windows, _written(replay, start, length))
+    age = replay.inserted - 1 - start
+    count = jnp.sum(valid_starts(replay, length, to_head)) * replay.num_envs
     weights = (count * flat[index]) ** (-beta)
     return windows, age, weights / jnp.max(weights), index
 

@@ -30,6 +30,8 @@ class LearnerSpec:
     off_policy_correction: bool
     augmentation: bool
     prioritized: bool
+    sample_to_head: bool
+    """Windows may start at the newest rows (replay.sample_windows, to_head)."""
     priority_alpha: float
     priority_beta_start: float
     priority_eps: float
@@ -56,6 +58,6 @@ class LearnerSpec:
             reanalyze_count=round(loss.reanalyze_fraction * replay.batch_size),
             off_policy_correction=loss.off_policy_correction, augmentation=loss.augmentation,
             prioritized=replay.prioritized, priority_alpha=replay.priority_alpha,
-            priority_beta_start=replay.priority_beta_start, priority_eps=replay.priority_eps,
+            sample_to_head=replay.sample_to_head, priority_beta_start=replay.priority_beta_start, priority_eps=replay.priority_eps,
             target_update_interval=loss.target_update_interval, target_ema=loss.target_ema,
             bootstrap=loss.bootstrap, total_env_steps=config.total_env_steps)
