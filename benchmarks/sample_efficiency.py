@@ -135,6 +135,9 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
                  "fully written windows)"), _replay(sample_to_head=True)),
     **{f"to_head_td{n}": (f"to_head with TD horizon {n}", lambda c, n=n: _loss(td_steps=n)(_replay(sample_to_head=True)(c)))
        for n in (30, 100)},
+    # How noisy each update is, at one update per env step.
+    **{f"batch_{b}": (f"batch of {b} windows per update (default 256)", _replay(batch_size=b)) for b in (128, 512)},
+    "unroll_10": ("the model unrolled 10 steps in the loss (default 5)", _loss(unroll_steps=10)),
 }
 
 
