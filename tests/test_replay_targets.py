@@ -170,6 +170,20 @@ def test_prioritized_probabilities_match_numpy():
     assert valid.sum() == 10  # starts t = 5..9 (5 rows) x 2 streams
 
 
+def test_prioritized_windows_to_the_head_start_at_every_held_row_and_are_cut_at_the_newest():
+    buf, priorities = filled_buffer_with_priorities()
+    expected = priorities**0.6 / np.sum(priorities**0.6)  # every held row (t = 5..12) may start a window
+    np.testing.assert_allclose(replay_lib.prioritized_probabilities(buf, 4, 0.6, to_head=True), expected, rtol=1e-5)
+    windows, age, _, _ = replay_lib.sample_prioritized(buf, jax.random.PRNGKey(0), batch=512, length=4, alpha=0.6,
+                                                       beta=0.5, to_head=True)
+    first = np.asarray(windows.observation[:, 0, 0]).astype(int)
+    assert set(first.tolist()) == set(range(5, 13))
+    np.testing.assert_array_equal(np.asarray(age), 12 - first)
+    truncated = np.asarray(windows.truncated)
+    for b, t0 in enumerate(first):
+        np.testing.assert_array_equal(truncated[b], (np.arange(4) == 12 - t0) & (t0 > 9))  # cut at t = 12
+
+
 def test_prioritized_sampling_frequencies_and_importance_weights():
     buf, priorities = filled_buffer_with_priorities()
     expected, _ = numpy_per(priorities, 0.6, length=4)
