@@ -138,6 +138,11 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # How noisy each update is, at one update per env step.
     **{f"batch_{b}": (f"batch of {b} windows per update (default 256)", _replay(batch_size=b)) for b in (128, 512)},
     "unroll_10": ("the model unrolled 10 steps in the loss (default 5)", _loss(unroll_steps=10)),
+    # How the data is collected: fewer envs play longer episodes sooner, more envs give each update
+    # more varied starts. Learning still starts at 128 env steps (min_size_per_env x num_envs).
+    **{f"envs_{e}": (f"{e} parallel env{'s' if e > 1 else ''} (default 4), learning from 128 env steps",
+                     lambda c, e=e: replace(_replay(min_size_per_env=128 // e)(c), num_envs=e))
+       for e in (1, 8)},
 }
 
 
