@@ -146,7 +146,7 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # The feature decoder's regression to the env's state shapes the latent (a glasszero addition,
     # not in MuZero or LightZero): its squared error is dominated by the cart's position and speed,
     # where the pole's angle (|theta| < 0.21) decides most actions.
-    **{f"features_{w}": (f"feature-decoder loss weight {w} (default 1)", _loss(feature_weight=w)) for w in (0.0, 0.1)},
+    **{f"features_{w}": (f"feature-decoder loss weight {w} (default 1)", _loss(feature_weight=w)) for w in (0.0, 0.1, 3.0)},
 }
 
 
