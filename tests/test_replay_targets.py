@@ -27,7 +27,6 @@ def test_windows_are_consecutive_rows_of_one_stream_across_the_ring_edge():
     assert int(replay_lib.size(buf)) == 8
 
 
-
 def test_windows_to_the_head_start_at_every_held_row_and_stop_where_the_data_ends():
     # Rows hold t = 5..12 (capacity 8); windows of 4 rows may start at 10, 11, 12 as well, their
     # rows past t = 12 marked as after a time limit at the newest row (its next observation is kept).

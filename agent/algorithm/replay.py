@@ -108,9 +108,13 @@ def cut_at_head(windows: Transition, written: jax.Array) -> Transition:
     return windows._replace(truncated=windows.truncated | newest)
 
 
-def _written(replay: Replay, start: jax.Array, length: int) -> jax.Array:
-    """[batch] rows of each window from chronological `start` that hold written data, in [1, length]."""
-    return jnp.clip(replay.inserted - start, 1, length)
+def _gather_from(replay: Replay, start: jax.Array, stream: jax.Array, length: int, to_head: bool) -> Transition:
+    """gather_windows from chronological `start` rows [batch]; with to_head, cut where the data ends."""
+    windows = gather_windows(replay, start, stream, length)
+    if not to_head:
+        return windows
+    written = jnp.clip(replay.inserted - start, 1, length)  # rows of each window that hold data
+    return cut_at_head(windows, written)
 
 
 def sample_windows(replay: Replay, key: jax.Array, batch: int, length: int,
@@ -128,9 +132,7 @@ def sample_windows(replay: Replay, key: jax.Array, batch: int, length: int,
     num_starts = jnp.maximum(held if to_head else held - length + 1, 1)
     start = oldest + jax.random.randint(start_key, (batch,), 0, num_starts)  # chronological index
     stream = jax.random.randint(stream_key, (batch,), 0, replay.num_envs)
-    windows = gather_windows(replay, start, stream, length)
-    if to_head:
-        windows = cut_at_head(windows, _written(replay, start, length))
+    windows = _gather_from(replay, start, stream, length, to_head)
     age = replay.inserted - 1 - start
     return windows, age
 
@@ -167,10 +169,8 @@ def sample_prioritized(replay: Replay, key: jax.Array, batch: int, length: int, 
     index = jnp.clip(jnp.searchsorted(cdf, u, side="right"), 0, flat.shape[0] - 1)
     index = jnp.where(flat[index] > 0, index, jnp.argmax(flat))  # float edge cases: never a zero-probability row
     row, stream = index // replay.num_envs, index % replay.num_envs
-    windows = gather_windows(replay, row, stream, length)
     start = chronological_index(replay, row)
-    if to_head:
-        windows = cut_at_head(windows, _written(replay, start, length))
+    windows = _gather_from(replay, start, stream, length, to_head)
     age = replay.inserted - 1 - start
     count = jnp.sum(valid_starts(replay, length, to_head)) * replay.num_envs
     weights = (count * flat[index]) ** (-beta)

@@ -57,7 +57,7 @@ class LearnerSpec:
             feature_weight=loss.feature_weight, consistency_weight=loss.consistency_weight,
             reanalyze_count=round(loss.reanalyze_fraction * replay.batch_size),
             off_policy_correction=loss.off_policy_correction, augmentation=loss.augmentation,
-            prioritized=replay.prioritized, priority_alpha=replay.priority_alpha,
-            sample_to_head=replay.sample_to_head, priority_beta_start=replay.priority_beta_start, priority_eps=replay.priority_eps,
+            prioritized=replay.prioritized, sample_to_head=replay.sample_to_head, priority_alpha=replay.priority_alpha,
+            priority_beta_start=replay.priority_beta_start, priority_eps=replay.priority_eps,
             target_update_interval=loss.target_update_interval, target_ema=loss.target_ema,
             bootstrap=loss.bootstrap, total_env_steps=config.total_env_steps)
