@@ -154,6 +154,11 @@ class TrainConfig:
     multiples of it. The same config learns the same on any device count (up to float sum order)."""
     act_steps_per_iteration: int = 4
     """Env steps per env in one jitted iteration (learner updates follow them)."""
+    env_stepping: typing.Literal["auto", "xla", "host"] = "auto"
+    """How Atari games (atari:<Game>) step while training: 'xla' inside the jitted iteration, through
+    ale-py's XLA interface (one device); 'host' in Python between jitted calls; 'auto': 'xla' where
+    ale-py offers it for this backend and the run uses one device, else 'host' (the run's first metrics
+    row says which ran). JAX envs always step inside the jit, gymnasium:<id> envs always on the host."""
     discount: float = 0.997
     """Discount of the objective and of the n-step targets."""
     value: str = "learned"
@@ -212,6 +217,7 @@ PRESET_ALIASES = {"gymnasium:CartPole-v1": "cartpole", "gymnax:CartPole-v1": "ca
 
 ALGORITHMS = ("muzero", "efficientzero")
 ATARI_PREFIX = "atari:"  # every Atari game takes the atari100k preset
+ENV_STEPPINGS = ("auto", "xla", "host")  # TrainConfig.env_stepping
 BOOTSTRAPS = ("target", "search", "lookahead")
 # EfficientZero's additions, each switched by config fields (see with_additions).
 ADDITIONS = {
@@ -343,6 +349,11 @@ def validate(config: TrainConfig) -> None:
              f"must be a multiple of --devices {config.devices} (each device steps num_envs / devices envs)")
         need(config.replay.batch_size % config.devices == 0, "replay.batch-size", config.replay.batch_size,
              f"must be a multiple of --devices {config.devices} (each device learns on batch_size / devices windows)")
+    need(config.env_stepping in ENV_STEPPINGS, "env-stepping", config.env_stepping,
+         f"choose from {', '.join(ENV_STEPPINGS)}")
+    need(config.env_stepping == "auto" or env_name.startswith(ATARI_PREFIX), "env-stepping", config.env_stepping,
+         f"chooses how Atari games step; {config.env} is not one (JAX envs step inside the jit, gymnasium:<id> "
+         f"envs on the host): leave it at 'auto'")
     need(config.act_steps_per_iteration > 0, "act-steps-per-iteration", config.act_steps_per_iteration,
          "must be > 0")
     need(0.0 < config.discount <= 1.0, "discount", config.discount, "must be in (0, 1]")

@@ -1,7 +1,9 @@
-"""Env steps/s of the whole training loop on an Atari game (the atari100k preset, host loop).
+"""Env steps/s of the whole training loop on an Atari game (the atari100k preset), with the games
+stepped inside the jitted iteration (ale-py's XLA interface) and on the host, in one run.
 
     python -m benchmarks.atari_loop                          # Breakout, CPU-sized batch and search
     python -m benchmarks.atari_loop --batch-size 256 --num-simulations 50   # the preset's own (accelerators)
+    python -m benchmarks.atari_loop --only-acting --env-stepping xla host   # acting alone, both ways
 
 The atari100k preset with --batch-size and --num-simulations in place of its 256 and 50: on a
 2-core CPU one update of the preset's own batch takes about a minute (the 64-channel stem runs on
@@ -14,7 +16,9 @@ after a warm-up (--only-acting skips the first, which takes minutes per iteratio
     compiles acting and the learner's loop body alike), then acting until the replay holds
     enough to learn; the timed iterations are the first ones with learner updates;
   acting only: no learner updates; warm-up: the first iteration.
-Compile time (the first iteration) is reported separately. Writes benchmarks/results/NAME.{json,md}.
+Each setting is measured for every --env-stepping ('xla': agent/host/xla_env_loop.py; 'host':
+agent/host/host_env_loop.py), one after the other in the same process; the ratio of their env steps/s
+is the comparison (absolute figures on a shared CPU are noisy). Compile time (the first iteration) is reported separately. Writes benchmarks/results/NAME.{json,md}.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ import tyro
 
 from agent.algorithm.iteration import Agent
 from agent.config import preset
-from agent.host.host_env_loop import HostEnvLoop
+from agent.host.xla_env_loop import env_loop
 from benchmarks.provenance import RESULTS, write_results
 
 
@@ -49,24 +53,27 @@ class Args:
     """Simulations per search, acting and reanalyze (the preset: 50)."""
     capacity_per_env: int = 1_000
     """Replay rows per env stream (the preset: 25,000, the whole 100k run, ~7.4 GB of frames)."""
+    env_stepping: tuple[str, ...] = ("xla", "host")
+    """How the games step, each measured in turn: 'xla' (inside the jitted iteration) and/or 'host'."""
     name: str = ""
     """Output stem (default: atari_loop_<platform>)."""
 
 
-def measure(args: Args, learn: bool) -> dict:
+def measure(args: Args, learn: bool, stepping: str) -> dict:
     base = preset(f"atari:{args.game}")
     replay = base.replay if learn else dataclasses.replace(base.replay, min_size_per_env=base.replay.capacity_per_env)
     config = dataclasses.replace(base, replay=dataclasses.replace(replay, batch_size=args.batch_size,
                                                                   capacity_per_env=args.capacity_per_env,
                                                                   min_size_per_env=min(replay.min_size_per_env,
                                                                                        args.capacity_per_env)),
-                                 planner=dataclasses.replace(base.planner, num_simulations=args.num_simulations))
+                                 planner=dataclasses.replace(base.planner, num_simulations=args.num_simulations),
+                                 env_stepping=stepping)
     agent = Agent(config)
-    loop = HostEnvLoop(agent)
+    loop = env_loop(agent)
     state = loop.resume(agent.init())
     iterations = args.iterations if learn else args.acting_iterations
     started = time.perf_counter()
-    setting = "whole loop" if learn else "acting only"
+    setting = f"{'whole loop' if learn else 'acting only'}, {stepping}"
     state, _ = loop.iteration(state)
     jax.block_until_ready(state)
     compile_s = time.perf_counter() - started
@@ -92,7 +99,7 @@ def measure(args: Args, learn: bool) -> dict:
     loop.close()
     if learn and int(state.learner.updates[0]) == updates0:
         raise RuntimeError("the timed iterations ran no learner update: the warm-up stopped too early")
-    return {"setting": setting, "compile_s": round(compile_s, 1),
+    return {"setting": setting, "env_stepping": loop.description, "compile_s": round(compile_s, 1),
             "timed_s": round(wall, 2), "env_steps_per_s": round((int(state.env_steps[0]) - steps0) / wall, 2),
             "updates_per_s": round((int(state.learner.updates[0]) - updates0) / wall, 3),
             "num_envs": config.num_envs, "batch_size": config.replay.batch_size,
@@ -103,27 +110,42 @@ def measure(args: Args, learn: bool) -> dict:
 def main(args: Args) -> dict:
     platform = jax.devices()[0].platform
     started = time.perf_counter()
-    points = [measure(args, learn) for learn in ((False,) if args.only_acting else (True, False))]
+    points = [measure(args, learn, stepping) for learn in ((False,) if args.only_acting else (True, False))
+              for stepping in args.env_stepping]
     for p in points:
         print(p, flush=True)
     name = args.name or f"atari_loop_{platform}"
-    report = {"benchmark": f"env steps/s of the training loop on atari:{args.game} (atari100k preset, host loop)",
-              "platform": platform, "game": args.game, "env_stepping": "host loop (ale-py AtariVectorEnv)",
-              "points": points}
+    report = {"benchmark": f"env steps/s of the training loop on atari:{args.game} (atari100k preset), "
+                           f"games stepped {' and '.join(args.env_stepping)}",
+              "platform": platform, "game": args.game, "points": points}
     report = write_results(RESULTS / f"{name}.json", report, args, started)
     machine = report["provenance"]["machine"]
     lines = [f"# Training loop throughput, atari:{args.game}, atari100k preset ({platform})", "",
              (f"The preset with batch {args.batch_size}, {args.num_simulations} simulations and {args.capacity_per_env:,} "
              f"replay rows per env (its own: 256, 50 and 25,000)."), "",
-             "| setting | env steps/s | learner updates/s | compile s | envs | batch | simulations | reanalyze |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {p['setting']} | {p['env_steps_per_s']:.2f} | {p['updates_per_s']:.3f} | {p['compile_s']:.0f} | "
-              f"{p['num_envs']} | {p['batch_size']} | {p['num_simulations']} | {p['reanalyze_fraction']} |"
-              for p in points]
+             ("| setting | games stepped | env steps/s | learner updates/s | compile s | envs | batch | simulations "
+              "| reanalyze |"),
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {p['setting']} | {p['env_stepping']} | {p['env_steps_per_s']:.2f} | {p['updates_per_s']:.3f} | "
+              f"{p['compile_s']:.0f} | {p['num_envs']} | {p['batch_size']} | {p['num_simulations']} | "
+              f"{p['reanalyze_fraction']} |" for p in points]
+    lines += ["", *ratio_lines(points)]
     lines += ["", (f"Machine: {machine.get('cpu')} ({machine.get('cores')} cores, {machine.get('accelerator')}); "
               f"commit {report['provenance'].get('commit')}; command `{report['provenance'].get('command')}`.")]
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     return report
+
+
+def ratio_lines(points: list[dict]) -> list[str]:
+    """'xla / host' env steps/s of each setting measured both ways."""
+    lines = []
+    for setting in ("whole loop", "acting only"):
+        rate = {p["setting"].split(", ")[1]: p["env_steps_per_s"] for p in points
+                if p["setting"].startswith(setting + ",")}
+        if {"xla", "host"} <= set(rate):
+            lines.append(f"{setting}: games stepped inside the jit / on the host = {rate['xla'] / rate['host']:.2f}x "
+                         f"env steps/s (same run).")
+    return lines
 
 
 if __name__ == "__main__":

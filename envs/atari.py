@@ -25,17 +25,24 @@ bytes and the network scales them to [0, 1] (networks.layers.as_float_pixels). T
 (what the feature decoder learns to read from the latent) are the newest frame average-pooled
 to 8 x 8, in [0, 1]: a coarse picture of where things are.
 
-Stepping stays on the host (agent/host/host_env_loop.py). ale-py also offers an XLA interface
-(AtariVectorEnv.xla(): reset/step callable inside jax.jit) that would keep stepping inside the
-jitted iteration; it needs NEXT_STEP autoreset and an env handle threaded through the training
-state, and is not used yet: training logs `env stepping: host loop`.
+Two ways to step while training (`--env-stepping`, agent/host/xla_env_loop.py picks one and logs it):
+  - inside the jitted iteration, through ale-py's XLA interface (`AtariXlaVector`: AtariVectorEnv.xla(),
+    whose reset/step are XLA custom calls that run inside jax.jit and lax.scan), the default where
+    ale-py offers it for the backend;
+  - on the host, between jitted calls (`AtariVector`, agent/host/host_env_loop.py), the fall-back.
+Evaluation plays on the host either way. The XLA interface autoresets in NEXT_STEP mode: the step
+after a game ends only starts the next game (its action is ignored); `XlaStep.restarted` marks it.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from flax import struct
 from gymnasium.vector import AutoresetMode
 
 from envs.host import HostStep
@@ -60,19 +67,39 @@ def games() -> list[str]:
     return sorted(get_all_rom_ids())
 
 
+def _vector_env(env: AtariEnv, num_envs: int, autoreset_mode: AutoresetMode):
+    """ale-py's AtariVectorEnv with the preprocessing of the module docstring."""
+    from ale_py.vector_env import AtariVectorEnv
+    return AtariVectorEnv(
+        env.rom, num_envs, img_height=SCREEN, img_width=SCREEN, grayscale=True, stack_num=STACK,
+        frameskip=FRAME_SKIP, maxpool=True, noop_max=NOOP_MAX, max_num_frames_per_episode=env.max_frames,
+        repeat_action_probability=0.0, full_action_space=False, episodic_life=False, reward_clipping=False,
+        use_fire_reset=True, autoreset_mode=autoreset_mode)
+
+
+def xla_unavailable(platform: str | None = None) -> str | None:
+    """Why ale-py's XLA interface cannot step games on `platform` (default: JAX's default backend),
+    or None when it can."""
+    import ale_py
+    from ale_py.vector_env import AtariVectorEnv
+    platform = platform or jax.default_backend()
+    if not hasattr(AtariVectorEnv, "xla"):
+        return f"ale-py {ale_py.__version__} has no XLA interface (AtariVectorEnv.xla)"
+    if platform == "cpu":
+        return None
+    if platform in ("gpu", "cuda") and hasattr(ale_py._ale_py, "VectorXLAStepGPU"):
+        return None
+    return f"ale-py {ale_py.__version__} has no XLA step for the {platform} backend"
+
+
 class AtariVector:
     """N copies of one game stepped together (ale-py's AtariVectorEnv, SAME_STEP autoreset), with the
     training or evaluation reward and episode rules applied on top (see the module docstring)."""
 
     def __init__(self, env: AtariEnv, seeds: Sequence[int], training: bool):
-        from ale_py.vector_env import AtariVectorEnv
         self.env, self.training = env, training
         self.seeds = [int(s) for s in seeds]
-        self.vector = AtariVectorEnv(
-            env.rom, len(self.seeds), img_height=SCREEN, img_width=SCREEN, grayscale=True, stack_num=STACK,
-            frameskip=FRAME_SKIP, maxpool=True, noop_max=NOOP_MAX, max_num_frames_per_episode=env.max_frames,
-            repeat_action_probability=0.0, full_action_space=False, episodic_life=False, reward_clipping=False,
-            use_fire_reset=True, autoreset_mode=AutoresetMode.SAME_STEP)
+        self.vector = _vector_env(env, len(self.seeds), AutoresetMode.SAME_STEP)
         self.lives = np.zeros(len(self.seeds), np.int32)
 
     def __len__(self) -> int:
@@ -112,6 +139,84 @@ class AtariVector:
         self.vector.close()
 
 
+class XlaStep(NamedTuple):
+    """One step of AtariXlaVector's games ([N, ...] arrays), with the training or evaluation rules.
+
+    observation: uint8 [N, 96, 96, 4], what the step led to: a game's last frames where it ended (kept
+      until the next step restarts it), the new game's first where the step restarted one.
+    reward: float32 [N]. terminated, truncated: bool [N], as AtariVector's (never both).
+    restarted: bool [N], the step only started a new game after the one that ended at the step
+      before (NEXT_STEP autoreset): no move was made, its action was ignored, reward 0, no end.
+    """
+
+    observation: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    restarted: jax.Array
+
+
+@struct.dataclass
+class XlaGames:
+    """The state of AtariXlaVector's games that a jitted function carries: handle [8] uint8 (ale-py's
+    pointer to its C++ vector env, threaded through every call so that they run in order),
+    lives [N] int32 (after the latest step), pending [N] bool (the game ended; the next step restarts it)."""
+
+    handle: jax.Array
+    lives: jax.Array
+    pending: jax.Array
+
+
+class AtariXlaVector:
+    """N copies of one game stepped inside jitted code through ale-py's XLA interface (NEXT_STEP
+    autoreset), with the same preprocessing and training or evaluation rules as AtariVector.
+
+        games, obs = vector.reset()               # host: XlaGames, [N, 96, 96, 4] uint8
+        games, step = vector.step(games, actions) # jit-able: actions [N] int32 -> XlaStep
+
+    Game i is seeded with seeds[0] + i, as AtariVector's, so both play the same games.
+    """
+
+    def __init__(self, env: AtariEnv, seeds: Sequence[int], training: bool = True):
+        reason = xla_unavailable()
+        if reason:
+            raise RuntimeError(f"{env.name}: {reason}; step the games on the host (--env-stepping host)")
+        self.env, self.training = env, training
+        self.seeds = [int(s) for s in seeds]
+        self.vector = _vector_env(env, len(self.seeds), AutoresetMode.NEXT_STEP)
+        self._handle, self._reset, self._step = self.vector.xla()
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def reset(self) -> tuple[XlaGames, jax.Array]:
+        """Starts every game: (XlaGames, [N, 96, 96, 4] uint8 first observations)."""
+        handle, (frames, info) = jax.jit(lambda h: self._reset(h, seed=self.seeds[0]))(self._handle)
+        games = XlaGames(handle=handle, lives=jnp.asarray(info["lives"], jnp.int32),
+                         pending=jnp.zeros(len(self.seeds), bool))
+        return games, jnp.moveaxis(frames, 1, -1)
+
+    def step(self, games: XlaGames, actions: jax.Array) -> tuple[XlaGames, XlaStep]:
+        """Steps every game with actions [N] (indices into the minimal action set); jit-able."""
+        handle, (frames, reward, game_over, truncated, info) = self._step(games.handle, actions.astype(jnp.int32))
+        restarted = games.pending
+        game_over = game_over & ~restarted
+        truncated = truncated & ~game_over & ~restarted
+        done = game_over | truncated
+        lives = jnp.asarray(info["lives"], jnp.int32)
+        reward = jnp.where(restarted, 0.0, reward.astype(jnp.float32))
+        terminated = game_over
+        if self.training:
+            reward = jnp.sign(reward)
+            terminated = game_over | ((lives < games.lives) & ~done & ~restarted)  # a life lost, the game going on
+        step = XlaStep(observation=jnp.moveaxis(frames, 1, -1), reward=reward, terminated=terminated,
+                       truncated=truncated, restarted=restarted)
+        return XlaGames(handle=handle, lives=lives, pending=done), step
+
+    def close(self) -> None:
+        self.vector.close()
+
+
 class AtariEnv:
     """An Atari game by name (`Pong`, `Breakout`, `SpaceInvaders`, or ale-py's ROM id), described with
     the attributes the agent reads from an env; stepped on the host (envs.host)."""
@@ -139,15 +244,20 @@ class AtariEnv:
     def num_features(self) -> int:
         return len(self.feature_names)
 
-    def features(self, observation: np.ndarray) -> np.ndarray:
-        """[N, 96, 96, 4] uint8 -> [N, 64] float32: the newest frame averaged over 12 x 12 squares, in [0, 1]."""
+    def features(self, observation):
+        """[N, 96, 96, 4] uint8 -> [N, 64] float32: the newest frame averaged over 12 x 12 squares, in [0, 1]
+        (numpy in, numpy out; a JAX array in, a JAX array out: the XLA loop reads them inside jit)."""
         newest = observation[..., -1].astype(np.float32) / 255.0
         n, side = newest.shape[0], SCREEN // POOLED
         return newest.reshape(n, POOLED, side, POOLED, side).mean(axis=(2, 4)).reshape(n, -1).astype(np.float32)
 
     def vector(self, seeds: Sequence[int], training: bool = True) -> AtariVector:
-        """len(seeds) games stepped together (training or evaluation rules)."""
+        """len(seeds) games stepped together on the host (training or evaluation rules)."""
         return AtariVector(self, seeds, training)
+
+    def xla_vector(self, seeds: Sequence[int], training: bool = True) -> AtariXlaVector:
+        """len(seeds) games stepped inside jitted code (ale-py's XLA interface)."""
+        return AtariXlaVector(self, seeds, training)
 
     def __repr__(self) -> str:
         return (f"AtariEnv(name={self.name!r}, num_actions={self.num_actions}, "

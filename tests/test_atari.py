@@ -1,13 +1,16 @@
 """Atari through ale-py (`atari:<Game>`, envs/atari.py), on real ROMs: the preprocessing's shapes and
 frame stack, training's reward clipping and life-loss ends against evaluation's raw whole games,
-the atari100k preset, and a game stepping through the agent's training loop."""
+the same games through ale-py's XLA interface inside jit, the atari100k preset, and a game stepping
+through the agent's training loop both ways (inside the jitted iteration, and on the host)."""
 import dataclasses
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import envs
-from agent.config import preset
+from agent.config import ConfigError, preset, validate
 from agent.host.records import read_metrics
 from agent.host.run import train
 from networks.config import NetworkConfig
@@ -63,6 +66,37 @@ def test_training_clips_rewards_and_ends_episodes_at_a_lost_life_evaluation_play
     assert life_ends >= 1 and game_ends == 1  # lives lost before the game ended, all one evaluation episode
 
 
+def test_the_xla_interface_plays_the_same_games_inside_jit_and_marks_its_restarts():
+    env = envs.make("atari:SpaceInvaders", max_frames=600)  # both games cut at step 150
+    host, xla = env.vector(seeds=[3, 4], training=True), env.xla_vector(seeds=[3, 4], training=True)
+    games, obs = xla.reset()
+    np.testing.assert_array_equal(host.reset(), obs)
+    step = jax.jit(xla.step)
+    rng = np.random.default_rng(0)
+    life_ends, restarts, host_step = 0, 0, None
+    for t in range(env.max_steps + 20):
+        action = rng.integers(0, env.num_actions, 2)
+        games, xla_step = step(games, jnp.asarray(action, jnp.int32))
+        xla_step = jax.tree.map(np.asarray, xla_step)
+        if xla_step.restarted.any():
+            # NEXT_STEP: the step after the cut only starts the next games, which the host loop's SAME_STEP
+            # vector showed at the cut itself; no reward, no end.
+            assert xla_step.restarted.all() and t == env.max_steps
+            np.testing.assert_array_equal(xla_step.observation, host_step.observation)
+            assert not xla_step.reward.any() and not (xla_step.terminated | xla_step.truncated).any()
+            restarts += 1
+            continue
+        host_step = host.step(action)
+        # The step's own observation: the game's last frames where it ended (kept until the restart).
+        np.testing.assert_array_equal(xla_step.observation, host_step.final_observation)
+        for field in ("reward", "terminated", "truncated"):  # clipped rewards, life-loss ends, the time limit
+            np.testing.assert_array_equal(getattr(xla_step, field), getattr(host_step, field), err_msg=field)
+        life_ends += int((host_step.terminated & ~host_step.truncated).sum())
+    assert restarts == 1 and life_ends >= 1  # the check above saw a restart and a lost life
+    host.close()
+    xla.close()
+
+
 def test_the_atari100k_preset_and_unknown_games():
     config = preset("atari:Pong")
     assert config.env == "atari:Pong" and config.total_env_steps == 100_000
@@ -73,16 +107,33 @@ def test_the_atari100k_preset_and_unknown_games():
         envs.make("atari:NoSuchGame")
 
 
-def test_an_atari_game_trains_through_the_agent_loop(tmp_path):
+@pytest.mark.parametrize("stepping", ["xla", "host"])
+def test_an_atari_game_trains_through_the_agent_loop(tmp_path, stepping):
     config = dataclasses.replace(
-        TINY, env="atari:Breakout", env_kwargs={"max_frames": 80}, total_env_steps=24, out=str(tmp_path / "run"),
+        TINY, env="atari:Breakout", env_kwargs={"max_frames": 80}, total_env_steps=48, out=str(tmp_path / "run"),
+        env_stepping=stepping,  # games cut at 20 agent steps; 24 steps per env
         network=NetworkConfig(hidden=8, latent=8, layers=1, channels=4, blocks=1, downsample=4, value_support=5,
                               reward_support=2),
         replay=dataclasses.replace(TINY.replay, min_size_per_env=5),  # one window: learning from iteration 3
-        eval=dataclasses.replace(TINY.eval, every_env_steps=24))
+        eval=dataclasses.replace(TINY.eval, every_env_steps=48))
     result = train(config, quiet=True)
     rows = read_metrics(tmp_path / "run")
-    assert rows[0]["env_stepping"] == "host loop (AtariVector)"
+    assert rows[0]["env_stepping"] == {"xla": "ale-py XLA (AtariXlaVector, inside the jitted iteration)",
+                                       "host": "host loop (AtariVector)"}[stepping]
     assert result.updates > 0 and all(np.isfinite(r["loss"]) for r in rows)
     assert result.final_eval_mean is not None and np.isfinite(result.final_eval_mean)
-    assert result.state.replay.data.observation.dtype == np.uint8  # frames kept as bytes
+    data = jax.tree.map(lambda x: np.asarray(x[0]), result.state.replay.data)  # seed 0: [rows, envs, ...]
+    assert data.observation.dtype == np.uint8  # frames kept as bytes
+    assert data.truncated[19].all()  # every game cut at its 20th step
+    if stepping == "xla":  # the restart step's row repeats the cut's row; the new game's first step follows
+        for field in ("observation", "action", "truncated", "final_observation", "policy"):
+            np.testing.assert_array_equal(getattr(data, field)[20], getattr(data, field)[19], err_msg=field)
+        assert not data.truncated[21].any() and not data.observation[21, ..., :3].any()  # a fresh stack
+    else:
+        assert not data.truncated[20].any() and not data.observation[20, ..., :3].any()
+
+
+def test_env_stepping_is_for_atari_games_only():
+    with pytest.raises(ConfigError, match="--env-stepping 'xla' is invalid: chooses how Atari games step"):
+        validate(dataclasses.replace(preset("cartpole"), env_stepping="xla"))
+    validate(dataclasses.replace(preset("atari:Pong"), env_stepping="host"))

@@ -47,6 +47,11 @@ class HostEnvLoop:
         self.episode_return = np.zeros((self.seeds, self.num_envs), np.float32)
         self._eval_search: dict = {}
 
+    @property
+    def description(self) -> str:
+        """How the envs step, for the log and the first metrics row."""
+        return f"host loop ({type(self.vector).__name__})"
+
     def _per_seed(self, flat: np.ndarray) -> np.ndarray:
         """[S * E, ...] -> [S, E, ...]"""
         return flat.reshape(self.seeds, self.num_envs, *flat.shape[1:])

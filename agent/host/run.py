@@ -35,9 +35,9 @@ from agent.config import ConfigError, TrainConfig, load_config, save_config, val
 from agent.host.checkpoint import Checkpoints
 from agent.host.distributed import barrier, is_main_process
 from agent.host.gym_eval import GYMNASIUM_IDS, evaluate_on_gymnasium
-from agent.host.host_env_loop import HostEnvLoop
 from agent.host.records import NullRecorder, Recorder, plot_learning_curve
 from agent.host.run_dir import remove_run_outputs, run_lock
+from agent.host.xla_env_loop import env_loop
 
 
 def device_memory() -> dict:
@@ -177,14 +177,13 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
         wall_offset = host.get("wall_s", 0.0)
         next_eval = host.get("next_eval", next_eval)
         next_ckpt = host.get("next_checkpoint", next_ckpt)
-    # Host envs (gymnasium:<id>) step in Python: their loop offers the agent's two calls.
-    host_loop = HostEnvLoop(agent) if agent.host else None
+    # Host envs (gymnasium:<id>, atari:<Game>) step outside agent.iteration: their loop offers the agent's two calls.
+    host_loop = env_loop(agent)
     iterate, evaluate = (host_loop.iteration, host_loop.evaluate) if host_loop else (agent.iteration, agent.evaluate)
     if host_loop:
         state = host_loop.resume(state)
         if not quiet:
-            print(f"{config.env}: env stepping: host loop ({type(host_loop.vector).__name__} in Python; search and "
-                  f"learner jitted)")
+            print(f"{config.env}: env stepping: {host_loop.description}")
     # A resumed run drops the records written after the checkpoint it continues from.
     # Process 0 writes the records and plots of a multi-process run; the others only compute.
     recorder = Recorder(run_dir, after_step=restored_step if resuming else None) if main else NullRecorder()
@@ -246,7 +245,7 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             values["train_return_mean"] = [total / count if count else None for total, count in
                                            zip(metrics["train_return_sum"], metrics["episodes_finished"])]
             first = {"compile_s": compile_s,
-                     "env_stepping": f"host loop ({type(host_loop.vector).__name__})" if host_loop else "jitted"}
+                     "env_stepping": host_loop.description if host_loop else "jitted"}
             extra = {**device_memory(), **(first if iterations == 1 else {})}
             evaluated = env_steps >= next_eval or env_steps >= config.total_env_steps
             if evaluated:

@@ -1,0 +1,153 @@
+"""Training on Atari with the games stepped inside the jitted iteration (ale-py's XLA interface), and
+the choice between that and the host loop (`--env-stepping`).
+
+    loop = env_loop(agent)                    # XlaEnvLoop, HostEnvLoop or None (a JAX env), as configured
+    state = loop.resume(state)
+    state, metrics = loop.iteration(state)    # one jitted call: T searches and game steps, then learning
+    returns = loop.evaluate(params, keys, episodes=20, num_simulations=16)   # on the host, as HostEnvLoop
+    loop.close()
+
+An iteration is the host loop's (agent/host/host_env_loop.py), moved inside one jitted function:
+T = act_steps_per_iteration times one batched search over every seed's envs, then one step of the
+S x E games through ale-py's XLA custom call; the T steps go into replay and the learner runs the
+updates the replay-ratio schedule owes (`Agent._host_learn`, the host loop's own). No transfer to the
+host and back per step.
+
+NEXT_STEP autoreset: the XLA interface starts a new game at the step *after* one ended, ignoring that
+step's action (envs.atari.XlaStep.restarted). That step makes no transition, but replay writes one row
+per env per step; its row repeats the row of the step that ended the game. Windows never run across
+an episode's end (agent.algorithm.targets masks what follows it), so the repeat adds one more sample
+of the game's last transition and nothing else: one row per game, among thousands. It is counted as
+an env step, as the host loop counts every step it takes.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from jax.sharding import NamedSharding, PartitionSpec
+
+from agent.algorithm.iteration import Agent, TrainState
+from agent.algorithm.replay import Transition
+from agent.config import ConfigError
+from agent.host.host_env_loop import HostEnvLoop
+from envs.atari import PREFIX as ATARI_PREFIX
+from envs.atari import XlaGames, xla_unavailable
+
+
+@struct.dataclass
+class XlaEnvState:
+    """What the jitted iteration carries about the games from one iteration to the next.
+
+    games: XlaGames of the S x E games. observation: [S, E, 96, 96, 4] uint8, what each shows now.
+    episode_return: [S, E] running returns. last_row: Transition of [S, E, ...], each env's latest
+    replay row (a restart step repeats it).
+    """
+
+    games: XlaGames
+    observation: jax.Array
+    episode_return: jax.Array
+    last_row: Transition
+
+
+def stepping(agent: Agent) -> str:
+    """'jit' (a JAX env), 'xla' or 'host': how `agent`'s env steps while training, from
+    config.env_stepping ('auto': 'xla' where it can, else 'host'). Raises ConfigError for an 'xla' that cannot run."""
+    if not agent.host:
+        return "jit"
+    choice = agent.config.env_stepping
+    if not agent.env.name.startswith(ATARI_PREFIX):
+        return "host"
+    reason = xla_unavailable()
+    if reason is None and agent.mesh.size > 1:
+        reason = f"XLA stepping runs on one device; this run uses {agent.mesh.size}"
+    if choice == "xla" and reason:
+        raise ConfigError(f"--env-stepping xla: {reason}; use --env-stepping host (or auto)")
+    return "host" if choice == "host" or reason else "xla"
+
+
+def env_loop(agent: Agent) -> HostEnvLoop | None:
+    """The loop that steps `agent`'s env while training (None: a JAX env, stepped by agent.iteration)."""
+    how = stepping(agent)
+    return None if how == "jit" else XlaEnvLoop(agent) if how == "xla" else HostEnvLoop(agent)
+
+
+class XlaEnvLoop(HostEnvLoop):
+    """HostEnvLoop's calls for Atari games stepped inside the jitted iteration; evaluation stays on the
+    host (HostEnvLoop.evaluate: whole games, raw scores)."""
+
+    def __init__(self, agent: Agent):  # not HostEnvLoop's: that one opens host envs, which this loop does not step
+        self.agent = agent
+        config = agent.config
+        self.seeds, self.num_envs = len(agent.seeds), config.num_envs
+        self.vector = agent.env.xla_vector([seed * config.num_envs + e for seed in agent.seeds
+                                            for e in range(config.num_envs)])
+        self._eval_search: dict = {}
+        games, observation = self.vector.reset()
+        observation = self._per_seed(observation)
+        self.env = XlaEnvState(games=games, observation=observation,
+                               episode_return=jnp.zeros((self.seeds, self.num_envs), jnp.float32),
+                               last_row=self._row(observation, jnp.zeros((self.seeds, self.num_envs), jnp.int32),
+                                                  jnp.zeros((self.seeds, self.num_envs, agent.env.num_actions)),
+                                                  jnp.zeros((self.seeds, self.num_envs)), None))
+        # The games' state lives whole on the run's one device, in and out (so the second call reuses the first's
+        # compilation).
+        replicated = NamedSharding(agent.mesh, PartitionSpec())
+        self.env = jax.device_put(self.env, replicated)
+        self._iteration = jax.jit(self._jitted_iteration, donate_argnums=0,
+                                  out_shardings=(agent.shardings, replicated, replicated))
+
+    @property
+    def description(self) -> str:
+        return f"ale-py XLA ({type(self.vector).__name__}, inside the jitted iteration)"
+
+    def iteration(self, state: TrainState):
+        """state [S, ...] -> (state, {metric: [S]}), as agent.iteration for a JAX env."""
+        state, self.env, metrics = self._iteration(state, self.env)
+        return state, metrics
+
+    def _row(self, observation: jax.Array, action: jax.Array, policy: jax.Array, root_value: jax.Array,
+             step) -> Transition:
+        """The replay row [S, E, ...] of a step from `observation` (step None: a placeholder before any step)."""
+        agent = self.agent
+        shape = observation.shape[:2]
+        features = agent.env.features(observation.reshape(-1, *observation.shape[2:]))
+        false = jnp.zeros(shape, bool)
+        return Transition(
+            observation=observation, action=action,
+            reward=jnp.zeros(shape) if step is None else step.reward,
+            terminated=false if step is None else step.terminated,
+            truncated=false if step is None else step.truncated,
+            policy=policy, features=features.reshape(*shape, -1),
+            action_mask=jnp.ones((*shape, agent.env.num_actions), bool),
+            final_observation=observation if step is None else step.observation,
+            root_value=root_value if agent.spec.bootstrap == "search" else None)
+
+    def _act_step(self, params, env: XlaEnvState, keys: jax.Array):
+        """One search over every seed's envs (keys [S]) and one step of the S x E games. Returns (env,
+        (the replay row [S, E], finished episodes' return sums [S], episodes finished [S], NaN/inf [S]))."""
+        agent = self.agent
+        action, policy, root_value, bad = agent._host_search(params, keys, env.observation)
+        games, step = self.vector.step(env.games, action.reshape(-1))
+        step = jax.tree.map(self._per_seed, step)
+        row = self._row(env.observation, action, policy, root_value, step)
+        row = jax.tree.map(lambda made, last: jnp.where(
+            step.restarted.reshape(step.restarted.shape + (1,) * (made.ndim - 2)), last, made), row, env.last_row)
+        done = step.terminated | step.truncated
+        episode_return = env.episode_return + step.reward
+        sums, finished = jnp.sum(jnp.where(done, episode_return, 0.0), axis=1), jnp.sum(done, axis=1)
+        env = XlaEnvState(games=games, observation=step.observation, last_row=row,
+                          episode_return=jnp.where(done, 0.0, episode_return))
+        return env, (row, sums, finished.astype(jnp.int32), bad)
+
+    def _jitted_iteration(self, state: TrainState, env: XlaEnvState):
+        agent = self.agent
+        state, search_keys, learn_keys = agent._host_keys(state)  # search keys [S, T]
+        env, (rows, sums, finished, bad) = jax.lax.scan(
+            lambda env, keys: self._act_step(state.learner.params, env, keys), env, jnp.swapaxes(search_keys, 0, 1))
+        state, metrics = agent._host_learn(state, rows, learn_keys, env.observation, env.episode_return,
+                                           jnp.sum(sums, axis=0), jnp.sum(finished, axis=0), jnp.sum(bad, axis=0))
+        return state, env, metrics
+
+    def close(self) -> None:
+        self.vector.close()
