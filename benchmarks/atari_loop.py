@@ -17,12 +17,13 @@ after a warm-up (--only-acting skips the first, which takes minutes per iteratio
     enough to learn; the timed iterations are the first ones with learner updates;
   acting only: no learner updates; warm-up: the first iteration.
 Each setting is measured for every --env-stepping ('xla': agent/host/xla_env_loop.py; 'host':
-agent/host/host_env_loop.py), one after the other in the same process; the ratio of their env steps/s
-is the comparison (absolute figures on a shared CPU are noisy). Compile time (the first iteration) is reported separately. Writes benchmarks/results/NAME.{json,md}.
+agent/host/host_env_loop.py) in the same process, acting alone in --repeats interleaved rounds (median
+kept); the ratio of their env steps/s is the comparison (absolute figures on a shared CPU are noisy). Compile time (the first iteration) is reported separately. Writes benchmarks/results/NAME.{json,md}.
 """
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -53,13 +54,16 @@ class Args:
     """Simulations per search, acting and reanalyze (the preset: 50)."""
     capacity_per_env: int = 1_000
     """Replay rows per env stream (the preset: 25,000, the whole 100k run, ~7.4 GB of frames)."""
+    repeats: int = 3
+    """Rounds of timed acting iterations per stepping, interleaved (the median is reported)."""
     env_stepping: tuple[str, ...] = ("xla", "host")
     """How the games step, each measured in turn: 'xla' (inside the jitted iteration) and/or 'host'."""
     name: str = ""
     """Output stem (default: atari_loop_<platform>)."""
 
 
-def measure(args: Args, learn: bool, stepping: str) -> dict:
+def prepare(args: Args, learn: bool, stepping: str) -> dict:
+    """A warmed-up loop of one setting: {setting, config, loop, state, compile_s}."""
     base = preset(f"atari:{args.game}")
     replay = base.replay if learn else dataclasses.replace(base.replay, min_size_per_env=base.replay.capacity_per_env)
     config = dataclasses.replace(base, replay=dataclasses.replace(replay, batch_size=args.batch_size,
@@ -71,7 +75,6 @@ def measure(args: Args, learn: bool, stepping: str) -> dict:
     agent = Agent(config)
     loop = env_loop(agent)
     state = loop.resume(agent.init())
-    iterations = args.iterations if learn else args.acting_iterations
     started = time.perf_counter()
     setting = f"{'whole loop' if learn else 'acting only'}, {stepping}"
     state, _ = loop.iteration(state)
@@ -84,34 +87,59 @@ def measure(args: Args, learn: bool, stepping: str) -> dict:
     while learn and int(state.env_steps[0]) // config.num_envs + config.act_steps_per_iteration < min_rows:
         state, _ = loop.iteration(state)
     jax.block_until_ready(state)
-    print(f"[{setting}] warm-up done at {int(state.env_steps[0])} env steps, {time.perf_counter() - started:.0f} s; "
-          f"timing {iterations} iteration(s)", flush=True)
+    print(f"[{setting}] warm-up done at {int(state.env_steps[0])} env steps, {time.perf_counter() - started:.0f} s",
+          flush=True)
+    return {"setting": setting, "learn": learn, "config": config, "loop": loop, "state": state,
+            "compile_s": compile_s, "rates": [], "update_rates": []}
+
+
+def time_block(prepared: dict, iterations: int) -> None:
+    """Times `iterations` iterations of a prepared loop; appends its env steps/s and updates/s."""
+    state, loop, setting = prepared["state"], prepared["loop"], prepared["setting"]
     steps0, updates0 = int(state.env_steps[0]), int(state.learner.updates[0])
     started = time.perf_counter()
     for _ in range(iterations):
         state, _ = loop.iteration(state)
-        if learn:  # minutes each on a CPU: show progress
+        if prepared["learn"]:  # minutes each on a CPU: show progress
             jax.block_until_ready(state)
             print(f"[{setting}] iteration: {int(state.env_steps[0])} env steps, {int(state.learner.updates[0])} "
                   f"updates, {time.perf_counter() - started:.0f} s", flush=True)
     jax.block_until_ready(state)  # the last iteration's replay write and updates are dispatched asynchronously
     wall = time.perf_counter() - started
-    loop.close()
-    if learn and int(state.learner.updates[0]) == updates0:
+    if prepared["learn"] and int(state.learner.updates[0]) == updates0:
         raise RuntimeError("the timed iterations ran no learner update: the warm-up stopped too early")
-    return {"setting": setting, "env_stepping": loop.description, "compile_s": round(compile_s, 1),
-            "timed_s": round(wall, 2), "env_steps_per_s": round((int(state.env_steps[0]) - steps0) / wall, 2),
-            "updates_per_s": round((int(state.learner.updates[0]) - updates0) / wall, 3),
-            "num_envs": config.num_envs, "batch_size": config.replay.batch_size,
-            "num_simulations": config.planner.num_simulations,
-            "reanalyze_fraction": config.loss.reanalyze_fraction, "channels": config.network.channels}
+    prepared["state"] = state
+    prepared["rates"].append((int(state.env_steps[0]) - steps0) / wall)
+    prepared["update_rates"].append((int(state.learner.updates[0]) - updates0) / wall)
+    print(f"[{setting}] {iterations} iteration(s): {prepared['rates'][-1]:.2f} env steps/s", flush=True)
+
+
+def measure(args: Args, learn: bool) -> list[dict]:
+    """Every --env-stepping of one setting, warmed up, then timed in turn (acting alone: --repeats rounds,
+    interleaved, the median kept)."""
+    prepared = [prepare(args, learn, stepping) for stepping in args.env_stepping]
+    for _ in range(1 if learn else args.repeats):
+        for one in prepared:
+            time_block(one, args.iterations if learn else args.acting_iterations)
+    points = []
+    for one in prepared:
+        one["loop"].close()
+        config = one["config"]
+        points.append({"setting": one["setting"], "env_stepping": one["loop"].description,
+                       "compile_s": round(one["compile_s"], 1),
+                       "env_steps_per_s": round(statistics.median(one["rates"]), 2),
+                       "env_steps_per_s_repeats": [round(r, 2) for r in one["rates"]],
+                       "updates_per_s": round(statistics.median(one["update_rates"]), 3),
+                       "num_envs": config.num_envs, "batch_size": config.replay.batch_size,
+                       "num_simulations": config.planner.num_simulations,
+                       "reanalyze_fraction": config.loss.reanalyze_fraction, "channels": config.network.channels})
+    return points
 
 
 def main(args: Args) -> dict:
     platform = jax.devices()[0].platform
     started = time.perf_counter()
-    points = [measure(args, learn, stepping) for learn in ((False,) if args.only_acting else (True, False))
-              for stepping in args.env_stepping]
+    points = [p for learn in ((False,) if args.only_acting else (True, False)) for p in measure(args, learn)]
     for p in points:
         print(p, flush=True)
     name = args.name or f"atari_loop_{platform}"
