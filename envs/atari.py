@@ -1,9 +1,10 @@
 """Atari 2600 games through ale-py, as `atari:<Game>` (`atari:Pong`, `atari:Breakout`,
 `atari:SpaceInvaders`), with the Atari 100k protocol EfficientZero used.
 
-    env = envs.make("atari:Breakout")            # an AtariEnv (a host env, stepped in Python)
-    vec = env.vector(seeds=[0, 1])               # training envs: clipped rewards, life loss ends
+    env = envs.make("atari:Breakout")            # an AtariEnv (a host env: no JAX reset/step of one game)
+    vec = env.vector(seeds=[0, 1])               # training envs stepped on the host: clipped rewards, life loss ends
     evals = env.vector(seeds=[0], training=False)   # evaluation envs: raw score, whole games
+    xla = env.xla_vector(seeds=[0, 1])           # the same games, stepped inside jitted code
 
 Preprocessing (ale-py's AtariVectorEnv, in C++ threads): 4 frames skipped per action with the
 max of the last two frames pooled; grayscale (not RGB: a quarter of the bytes, as in DQN and
