@@ -147,6 +147,11 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # not in MuZero or LightZero): its squared error is dominated by the cart's position and speed,
     # where the pole's angle (|theta| < 0.21) decides most actions.
     **{f"features_{w}": (f"feature-decoder loss weight {w} (default 1)", _loss(feature_weight=w)) for w in (0.0, 0.1, 3.0)},
+    # Stale policy targets: a row's policy target is the search the agent ran when it acted, with the
+    # networks of that time, and it stays in replay (the whole run) while the policy moves on.
+    # EfficientZero's reanalyze searches those observations again with the target networks.
+    **{f"reanalyze_{f}": ((f"fresh policy targets for {f:.0%} of each batch, searched again with the target network "
+                           "(default: the acting search's)"), _loss(reanalyze_fraction=f)) for f in (0.5, 1.0)},
 }
 
 
