@@ -17,8 +17,9 @@ after a warm-up (--only-acting skips the first, which takes minutes per iteratio
     enough to learn; the timed iterations are the first ones with learner updates;
   acting only: no learner updates; warm-up: the first iteration.
 Each setting is measured for every --env-stepping ('xla': agent/host/xla_env_loop.py; 'host':
-agent/host/host_env_loop.py) in the same process, acting alone in --repeats interleaved rounds (median
-kept); the ratio of their env steps/s is the comparison (absolute figures on a shared CPU are noisy). Compile time (the first iteration) is reported separately. Writes benchmarks/results/NAME.{json,md}.
+agent/host/host_env_loop.py) in the same process, acting alone in --repeats rounds, each way timed
+back to back in every round (which goes first alternates); the median over rounds of the ratio of
+their env steps/s is the comparison (absolute figures on a shared CPU are noisy). Compile time (the first iteration) is reported separately. Writes benchmarks/results/NAME.{json,md}.
 """
 from __future__ import annotations
 
@@ -118,8 +119,8 @@ def measure(args: Args, learn: bool) -> list[dict]:
     """Every --env-stepping of one setting, warmed up, then timed in turn (acting alone: --repeats rounds,
     interleaved, the median kept)."""
     prepared = [prepare(args, learn, stepping) for stepping in args.env_stepping]
-    for _ in range(1 if learn else args.repeats):
-        for one in prepared:
+    for round_ in range(1 if learn else args.repeats):
+        for one in prepared if round_ % 2 == 0 else prepared[::-1]:  # each goes first in every other round
             time_block(one, args.iterations if learn else args.acting_iterations)
     points = []
     for one in prepared:
@@ -165,14 +166,17 @@ def main(args: Args) -> dict:
 
 
 def ratio_lines(points: list[dict]) -> list[str]:
-    """'xla / host' env steps/s of each setting measured both ways."""
+    """'xla / host' env steps/s of each setting measured both ways: the median over rounds of the
+    round's ratio (the two were timed back to back in each round)."""
     lines = []
     for setting in ("whole loop", "acting only"):
-        rate = {p["setting"].split(", ")[1]: p["env_steps_per_s"] for p in points
-                if p["setting"].startswith(setting + ",")}
-        if {"xla", "host"} <= set(rate):
-            lines.append(f"{setting}: games stepped inside the jit / on the host = {rate['xla'] / rate['host']:.2f}x "
-                         f"env steps/s (same run).")
+        rates = {p["setting"].split(", ")[1]: p["env_steps_per_s_repeats"] for p in points
+                 if p["setting"].startswith(setting + ",")}
+        if {"xla", "host"} <= set(rates):
+            ratios = [x / h for x, h in zip(rates["xla"], rates["host"])]
+            lines.append(f"{setting}: games stepped inside the jit / on the host = {statistics.median(ratios):.2f}x "
+                         f"env steps/s (median over {len(ratios)} rounds of the same run; rounds "
+                         f"{min(ratios):.2f}-{max(ratios):.2f}x).")
     return lines
 
 

@@ -88,8 +88,11 @@ def xla_unavailable(platform: str | None = None) -> str | None:
         return f"ale-py {ale_py.__version__} has no XLA interface (AtariVectorEnv.xla)"
     if platform == "cpu":
         return None
-    if platform in ("gpu", "cuda") and hasattr(ale_py._ale_py, "VectorXLAStepGPU"):
-        return None
+    if platform == "gpu":  # ale-py registers its GPU step for CUDA only (not ROCm)
+        version = str(getattr(jax.devices()[0].client, "platform_version", "")).lower()
+        if "cuda" in version and hasattr(ale_py._ale_py, "VectorXLAStepGPU"):
+            return None
+        return f"ale-py {ale_py.__version__} has no XLA step for this GPU ({version or 'unknown'}; it has one for CUDA)"
     return f"ale-py {ale_py.__version__} has no XLA step for the {platform} backend"
 
 
@@ -112,8 +115,8 @@ class AtariVector:
         return np.ascontiguousarray(np.moveaxis(np.asarray(frames), 1, -1))
 
     def reset(self) -> np.ndarray:
-        """[N, 96, 96, 4] uint8 first observations; env i's game seeded with seeds[0] + i."""
-        obs, info = self.vector.reset(seed=self.seeds[0])
+        """[N, 96, 96, 4] uint8 first observations; game i seeded with seeds[i]."""
+        obs, info = self.vector.reset(seed=np.asarray(self.seeds))
         self.lives = np.asarray(info["lives"], np.int32)
         return self._channels_last(obs)
 
@@ -175,7 +178,7 @@ class AtariXlaVector:
         games, obs = vector.reset()               # host: XlaGames, [N, 96, 96, 4] uint8
         games, step = vector.step(games, actions) # jit-able: actions [N] int32 -> XlaStep
 
-    Game i is seeded with seeds[0] + i, as AtariVector's, so both play the same games.
+    Game i is seeded with seeds[i], as AtariVector's, so both play the same games.
     """
 
     def __init__(self, env: AtariEnv, seeds: Sequence[int], training: bool = True):
@@ -191,8 +194,9 @@ class AtariXlaVector:
         return len(self.seeds)
 
     def reset(self) -> tuple[XlaGames, jax.Array]:
-        """Starts every game: (XlaGames, [N, 96, 96, 4] uint8 first observations)."""
-        handle, (frames, info) = jax.jit(lambda h: self._reset(h, seed=self.seeds[0]))(self._handle)
+        """Starts every game, game i seeded with seeds[i]: (XlaGames, [N, 96, 96, 4] uint8 first observations)."""
+        seeds = np.asarray(self.seeds, np.int32)
+        handle, (frames, info) = jax.jit(lambda h: self._reset(h, seed=seeds))(self._handle)
         games = XlaGames(handle=handle, lives=jnp.asarray(info["lives"], jnp.int32),
                          pending=jnp.zeros(len(self.seeds), bool))
         return games, jnp.moveaxis(frames, 1, -1)

@@ -66,24 +66,29 @@ def test_training_clips_rewards_and_ends_episodes_at_a_lost_life_evaluation_play
     assert life_ends >= 1 and game_ends == 1  # lives lost before the game ended, all one evaluation episode
 
 
-def test_the_xla_interface_plays_the_same_games_inside_jit_and_marks_its_restarts():
-    env = envs.make("atari:SpaceInvaders", max_frames=600)  # both games cut at step 150
-    host, xla = env.vector(seeds=[3, 4], training=True), env.xla_vector(seeds=[3, 4], training=True)
+@pytest.mark.parametrize(("game", "seeds", "max_frames", "end"), [
+    ("SpaceInvaders", [3, 4], 600, "time limit"),  # both games cut at step 150, lives lost before
+    ("Breakout", [5], 108_000, "game over"),  # this game's last life goes at step 123 (random play)
+])
+def test_the_xla_interface_plays_the_same_games_inside_jit_and_marks_its_restarts(game, seeds, max_frames, end):
+    env = envs.make(f"atari:{game}", max_frames=max_frames)
+    host, xla = env.vector(seeds=seeds, training=True), env.xla_vector(seeds=seeds, training=True)
     games, obs = xla.reset()
     np.testing.assert_array_equal(host.reset(), obs)
     step = jax.jit(xla.step)
     rng = np.random.default_rng(0)
-    life_ends, restarts, host_step = 0, 0, None
-    for t in range(env.max_steps + 20):
-        action = rng.integers(0, env.num_actions, 2)
+    life_ends, restarts, host_step, ended = 0, 0, None, None
+    for _ in range(400):
+        action = rng.integers(0, env.num_actions, len(seeds))
         games, xla_step = step(games, jnp.asarray(action, jnp.int32))
         xla_step = jax.tree.map(np.asarray, xla_step)
         if xla_step.restarted.any():
-            # NEXT_STEP: the step after the cut only starts the next games, which the host loop's SAME_STEP
-            # vector showed at the cut itself; no reward, no end.
-            assert xla_step.restarted.all() and t == env.max_steps
+            # NEXT_STEP: the step after the end only starts the next games, which the host loop's SAME_STEP
+            # vector showed at the end itself; no reward, no end, and the new game's lives.
+            assert xla_step.restarted.all()
             np.testing.assert_array_equal(xla_step.observation, host_step.observation)
             assert not xla_step.reward.any() and not (xla_step.terminated | xla_step.truncated).any()
+            assert (np.asarray(games.lives) == host.lives).all()
             restarts += 1
             continue
         host_step = host.step(action)
@@ -91,8 +96,12 @@ def test_the_xla_interface_plays_the_same_games_inside_jit_and_marks_its_restart
         np.testing.assert_array_equal(xla_step.observation, host_step.final_observation)
         for field in ("reward", "terminated", "truncated"):  # clipped rewards, life-loss ends, the time limit
             np.testing.assert_array_equal(getattr(xla_step, field), getattr(host_step, field), err_msg=field)
+        if (host_step.truncated | (host.lives > np.asarray(games.lives))).any():
+            ended = "time limit" if host_step.truncated.any() else "game over"  # the host's new game has more lives
         life_ends += int((host_step.terminated & ~host_step.truncated).sum())
-    assert restarts == 1 and life_ends >= 1  # the check above saw a restart and a lost life
+        if restarts:
+            break
+    assert ended == end and restarts == 1 and life_ends >= 1  # the checks above saw the end, a restart, a lost life
     host.close()
     xla.close()
 
@@ -108,29 +117,32 @@ def test_the_atari100k_preset_and_unknown_games():
 
 
 @pytest.mark.parametrize("stepping", ["xla", "host"])
-def test_an_atari_game_trains_through_the_agent_loop(tmp_path, stepping):
+def test_an_atari_game_trains_through_the_agent_loop_and_resumes(tmp_path, stepping):
     config = dataclasses.replace(
-        TINY, env="atari:Breakout", env_kwargs={"max_frames": 80}, total_env_steps=48, out=str(tmp_path / "run"),
-        env_stepping=stepping,  # games cut at 20 agent steps; 24 steps per env
+        TINY, env="atari:Breakout", env_kwargs={"max_frames": 80}, total_env_steps=48, seeds=2,
+        out=str(tmp_path / "run"), env_stepping=stepping,  # games cut at 20 agent steps; 24 steps per env
         network=NetworkConfig(hidden=8, latent=8, layers=1, channels=4, blocks=1, downsample=4, value_support=5,
                               reward_support=2),
         replay=dataclasses.replace(TINY.replay, min_size_per_env=5),  # one window: learning from iteration 3
         eval=dataclasses.replace(TINY.eval, every_env_steps=48))
-    result = train(config, quiet=True)
+    train(config, quiet=True, max_iterations=1)  # stopped after 2 steps per env, then resumed: fresh games
+    result = train(resume=tmp_path / "run", quiet=True)
     rows = read_metrics(tmp_path / "run")
     assert rows[0]["env_stepping"] == {"xla": "ale-py XLA (AtariXlaVector, inside the jitted iteration)",
                                        "host": "host loop (AtariVector)"}[stepping]
     assert result.updates > 0 and all(np.isfinite(r["loss"]) for r in rows)
     assert result.final_eval_mean is not None and np.isfinite(result.final_eval_mean)
-    data = jax.tree.map(lambda x: np.asarray(x[0]), result.state.replay.data)  # seed 0: [rows, envs, ...]
-    assert data.observation.dtype == np.uint8  # frames kept as bytes
-    assert data.truncated[19].all()  # every game cut at its 20th step
-    if stepping == "xla":  # the restart step's row repeats the cut's row; the new game's first step follows
-        for field in ("observation", "action", "truncated", "final_observation", "policy"):
-            np.testing.assert_array_equal(getattr(data, field)[20], getattr(data, field)[19], err_msg=field)
-        assert not data.truncated[21].any() and not data.observation[21, ..., :3].any()  # a fresh stack
-    else:
-        assert not data.truncated[20].any() and not data.observation[20, ..., :3].any()
+    for seed in range(2):
+        data = jax.tree.map(lambda x, seed=seed: np.asarray(x[seed]), result.state.replay.data)  # [rows, envs, ...]
+        assert data.observation.dtype == np.uint8  # frames kept as bytes
+        assert data.truncated[1].all()  # the resume cut the games in progress after their 2nd step
+        assert not data.truncated[2:21].any() and data.truncated[21].all()  # the new games cut at their 20th step
+        if stepping == "xla":  # the restart step's row repeats the cut's row; the next game's first step follows
+            for field in ("observation", "action", "truncated", "final_observation", "policy"):
+                np.testing.assert_array_equal(getattr(data, field)[22], getattr(data, field)[21], err_msg=field)
+            assert not data.truncated[23].any() and not data.observation[23, ..., :3].any()  # a fresh stack
+        else:
+            assert not data.truncated[22].any() and not data.observation[22, ..., :3].any()
 
 
 def test_env_stepping_is_for_atari_games_only():

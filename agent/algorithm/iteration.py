@@ -73,7 +73,7 @@ class Agent:
     def __init__(self, config: TrainConfig, objective: Objective | None = None):
         self.config = config
         self.env = envs.make(config.env, **config.env_kwargs)
-        self.host = envs.is_host_env(self.env)  # gymnasium:<id>, stepped on the host
+        self.host = envs.is_host_env(self.env)  # gymnasium:<id>, atari:<Game>: stepped outside `iteration`
         self.graphdef = nnx.split(self._network(nnx.Rngs(0)))[0]  # the structure; parameters come from keys
         self.model = LearnedModel(self.graphdef, self.env.observation_shape, self.env.num_actions)
         self.objective = objective or make_objective(config.env, config.value, config.discount, config.value_blend)
@@ -88,7 +88,8 @@ class Agent:
                                  out_shardings=(self.shardings, replicated))
         self.evaluate = jax.jit(self._evaluate, static_argnames=("episodes", "num_simulations"),
                                 out_shardings=replicated)
-        # Host envs (gymnasium:<id>): agent.host.host_env_loop steps them and calls these instead of
+        # Host envs (gymnasium:<id>, atari:<Game>): agent.host.host_env_loop steps them on the host (and
+        # agent.host.xla_env_loop steps Atari games inside its own jitted function) and calls these instead of
         # `iteration` and `evaluate`.
         self.host_keys = jax.jit(self._host_keys, donate_argnums=0)
         self.host_search = jax.jit(self._host_search)
@@ -267,7 +268,7 @@ class Agent:
         )
         return state, metrics
 
-    # --- host envs (gymnasium:<id>): the env steps in Python, search and learner stay jitted ------
+    # --- host envs (gymnasium:<id>, atari:<Game>): stepped outside `iteration`, search and learner jitted ---
     def _host_keys(self, state: TrainState) -> tuple[TrainState, jax.Array, jax.Array]:
         """state [S, ...] -> (state with fresh keys, the search keys [S, T] of this iteration's T acting
         steps, the learner keys [S]): the same splits as `_act` makes."""
@@ -305,10 +306,11 @@ class Agent:
 
     def _cut_episodes(self, state: TrainState) -> TrainState:
         """Marks every stream's latest step as truncated: a resumed host run starts fresh episodes,
-        so the ones in progress were cut there (their last observation is kept to bootstrap on)."""
+        so the ones in progress were cut there (their last observation is kept to bootstrap on). A latest
+        step that terminated its episode stays terminal (never both)."""
         def cut(replay):
             row = (replay.inserted - 1) % replay.capacity
-            cut_row = replay.data.truncated[row] | (replay.inserted > 0)
+            cut_row = replay.data.truncated[row] | ((replay.inserted > 0) & ~replay.data.terminated[row])
             return replay.replace(data=replay.data._replace(truncated=replay.data.truncated.at[row].set(cut_row)))
 
         return state.replace(replay=jax.vmap(cut)(state.replay), episode_return=jnp.zeros_like(state.episode_return))

@@ -1,5 +1,5 @@
-"""Training and evaluation on host envs (`gymnasium:<id>`): the envs step in Python, the search
-and the learner stay jitted.
+"""Training and evaluation on host envs (`gymnasium:<id>`, and `atari:<Game>` with --env-stepping host):
+the envs step in Python, the search and the learner stay jitted.
 
     loop = HostEnvLoop(agent)                 # S x E gymnasium envs, reset
     state = loop.resume(state)                # a restored run: its episodes in progress were cut
@@ -33,7 +33,7 @@ class HostEnvLoop:
 
     def __init__(self, agent: Agent):
         if not agent.host:
-            raise ValueError(f"HostEnvLoop drives host envs (gymnasium:<id>); {agent.env.name} runs inside "
+            raise ValueError(f"HostEnvLoop drives host envs (gymnasium:<id>, atari:<Game>); {agent.env.name} runs inside "
                              f"agent.iteration")
         if jax.process_count() > 1:
             raise ValueError(f"{agent.env.name} steps on the host: a multi-process run is not supported for host envs "

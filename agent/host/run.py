@@ -37,7 +37,7 @@ from agent.host.distributed import barrier, is_main_process
 from agent.host.gym_eval import GYMNASIUM_IDS, evaluate_on_gymnasium
 from agent.host.records import NullRecorder, Recorder, plot_learning_curve
 from agent.host.run_dir import remove_run_outputs, run_lock
-from agent.host.xla_env_loop import env_loop
+from agent.host.xla_env_loop import check_env_stepping, env_loop
 
 
 def device_memory() -> dict:
@@ -130,7 +130,8 @@ def train(config: TrainConfig | None = None, resume: str | Path | None = None, *
     if config is None:
         raise ValueError("train() needs a config or a run folder to resume")
     validate(config)
-    Agent.device_count(config)  # a device count this machine cannot give is refused before the folder is made
+    # A device count this machine cannot give, or games that cannot step as asked, are refused before the folder is made.
+    check_env_stepping(config, Agent.device_count(config))
     run_dir = Path(resume) if resume is not None else Path(config.out or default_run_dir(config))
     if jax.process_count() > 1 and resume is None and not config.out:
         raise ConfigError("a multi-process run needs --out: every process must name the same run folder")
@@ -177,7 +178,8 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
         wall_offset = host.get("wall_s", 0.0)
         next_eval = host.get("next_eval", next_eval)
         next_ckpt = host.get("next_checkpoint", next_ckpt)
-    # Host envs (gymnasium:<id>, atari:<Game>) step outside agent.iteration: their loop offers the agent's two calls.
+    # Host envs (gymnasium:<id>, atari:<Game>) step outside agent.iteration: their loop (on the host, or
+    # Atari's inside a jitted function of its own) offers the agent's two calls.
     host_loop = env_loop(agent)
     iterate, evaluate = (host_loop.iteration, host_loop.evaluate) if host_loop else (agent.iteration, agent.evaluate)
     if host_loop:
