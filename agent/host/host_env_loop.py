@@ -28,6 +28,11 @@ from search.planner import plan
 EVAL_SEED_OFFSET = 1_000_000
 
 
+def training_env_seeds(agent: Agent) -> list[int]:
+    """The env seeds of a run's S x E training envs, seed-major: seed * num_envs + e."""
+    return [seed * agent.config.num_envs + e for seed in agent.seeds for e in range(agent.config.num_envs)]
+
+
 class HostEnvLoop:
     """The host side of a host env's run (agent.host is True)."""
 
@@ -41,8 +46,7 @@ class HostEnvLoop:
         self.agent = agent
         config = agent.config
         self.seeds, self.num_envs = len(agent.seeds), config.num_envs
-        self.vector = agent.env.vector([seed * config.num_envs + e for seed in agent.seeds
-                                        for e in range(config.num_envs)])
+        self.vector = agent.env.vector(training_env_seeds(agent))
         self.observation = self._per_seed(self.vector.reset())  # [S, E, *obs]
         self.episode_return = np.zeros((self.seeds, self.num_envs), np.float32)
         self._eval_search: dict = {}

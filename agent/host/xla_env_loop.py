@@ -33,7 +33,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from agent.algorithm.iteration import Agent, TrainState
 from agent.algorithm.replay import Transition
 from agent.config import ConfigError, TrainConfig
-from agent.host.host_env_loop import HostEnvLoop
+from agent.host.host_env_loop import HostEnvLoop, training_env_seeds
 from envs.atari import PREFIX as ATARI_PREFIX
 from envs.atari import XlaGames, XlaStep, xla_unavailable
 
@@ -96,8 +96,7 @@ class XlaEnvLoop(HostEnvLoop):
         self.agent = agent
         config = agent.config
         self.seeds, self.num_envs = len(agent.seeds), config.num_envs
-        self.vector = agent.env.xla_vector([seed * config.num_envs + e for seed in agent.seeds
-                                            for e in range(config.num_envs)])
+        self.vector = agent.env.xla_vector(training_env_seeds(agent))
         self._eval_search: dict = {}
         games, observation = self.vector.reset()
         observation = self._per_seed(observation)
