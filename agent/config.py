@@ -100,6 +100,10 @@ class ReplayConfig:
     """Updates per env step at the start of training (more learning on little data)."""
     replay_ratio_decay_steps: int = 2000
     """Env steps over which the ratio goes linearly from `replay_ratio_start` to `replay_ratio`."""
+    updates_per_episode: float = 0.0
+    """Learner updates owed per finished episode, on top of the replay ratio (0: off). LightZero's
+    pattern: a fixed number of updates per batch of whole episodes, so a seed that plays long
+    episodes (a good policy) gets fewer updates per env step. Counted per seed."""
     prioritized: bool = False
     """Prioritized replay: sample window starts with P ~ priority^alpha, priority = |predicted
     value - target| + eps, new data at max priority, importance weights in the loss."""
@@ -382,6 +386,7 @@ def validate(config: TrainConfig) -> None:
          f"the replay (capacity_per_env x num_envs = {r.capacity_per_env * config.num_envs}) is smaller "
          f"than a batch ({r.batch_size})")
     need(r.replay_ratio >= 0 and r.replay_ratio_start >= 0, "replay.replay-ratio", r.replay_ratio, "must be >= 0")
+    need(r.updates_per_episode >= 0, "replay.updates-per-episode", r.updates_per_episode, "must be >= 0")
     need(r.replay_ratio_decay_steps >= 0, "replay.replay-ratio-decay-steps", r.replay_ratio_decay_steps,
          "must be >= 0")
     need(o.learning_rate > 0, "optim.learning-rate", o.learning_rate, "must be > 0")

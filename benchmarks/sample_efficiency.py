@@ -152,6 +152,12 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # EfficientZero's reanalyze searches those observations again with the target networks.
     **{f"reanalyze_{f}": ((f"fresh policy targets for {f:.0%} of each batch, searched again with the target network "
                            "(default: the acting search's)"), _loss(reanalyze_fraction=f)) for f in (0.5, 1.0)},
+    # Collection: LightZero collects whole episodes, then runs a fixed number of updates, so a seed
+    # that plays long episodes (a good policy) gets few updates per env step; ours runs one per env
+    # step whatever the episodes. A random policy's episodes last about 22 steps.
+    **{f"per_episode_{u}": (f"{u} learner updates per finished episode, none per env step (default: 1 per env step)",
+                            _replay(replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=float(u)))
+       for u in (25, 50)},
 }
 
 

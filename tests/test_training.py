@@ -171,6 +171,30 @@ def test_seed_i_of_a_multi_seed_run_learns_as_its_single_seed_run():
     assert float(pair_metrics["loss"][0]) != float(pair_metrics["loss"][1])  # two seeds, two runs
 
 
+def test_updates_per_episode_are_counted_per_seed_and_a_seed_owing_none_stays_put():
+    """replay.updates_per_episode: each seed runs as many updates as episodes it finished owe it
+    (here 2 per episode, no per-step ratio); a seed that owes none in an iteration keeps its
+    parameters bit-exactly while the other seed learns."""
+    replay = dataclasses.replace(TINY.replay, replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=2.0)
+    agent = Agent(dataclasses.replace(TINY, seed=3, seeds=2, replay=replay))
+    state = agent.init()
+    seen_uneven, total = False, np.zeros(2, np.int64)
+    for i in range(40):
+        before = [np.asarray(leaf).copy() for leaf in jax.tree.leaves(state.learner.params)]
+        state, metrics = agent.iteration(state)
+        updates, finished = np.asarray(metrics["updates_this_iteration"]), np.asarray(metrics["episodes_finished"])
+        ready = i >= 3  # 2 steps per env per iteration, learning from 8 rows per env
+        np.testing.assert_array_equal(updates, 2 * finished if ready else 0)
+        if updates[0] != updates[1] and min(updates) == 0:
+            seen_uneven = True
+            idle = int(np.argmin(updates))
+            for old, new in zip(before, jax.tree.leaves(state.learner.params), strict=True):
+                np.testing.assert_array_equal(old[idle], np.asarray(new)[idle])
+        total = total + updates
+    assert seen_uneven  # the seeds' episodes ended in different iterations at least once
+    np.testing.assert_array_equal(np.asarray(state.learner.updates), total)
+
+
 def test_a_multi_seed_run_records_every_seed_and_its_tools_pick_one(tmp_path):
     run = tmp_path / "run"
     config = dataclasses.replace(TINY, seed=5, seeds=2, total_env_steps=24, out=str(run),

@@ -232,14 +232,20 @@ class Agent:
     def _learn(self, state: TrainState, learn_keys: jax.Array, return_sums: jax.Array, finished: jax.Array,
                nonfinite: jax.Array) -> tuple[TrainState, dict]:
         """The learner half of an iteration, after its acting: as many updates as the replay-ratio
-        schedule owes. state [S, ...], learn_keys [S]; the acting's episode sums [S] go into the metrics."""
+        schedule owes (and `replay.updates_per_episode` for each episode a seed finished). state [S, ...],
+        learn_keys [S]; the acting's episode sums [S] go into the metrics."""
         config = self.config
         # Every seed has taken the same env steps and holds the same replay size: read seed 0's.
         env_steps = state.env_steps[0]
         ready = replay_lib.size(seed_slice(state.replay, 0)) >= config.replay.min_size_per_env
-        owed = state.owed_updates[0] + jnp.where(
-            ready, schedules.replay_ratio(env_steps, config.replay) * config.env_steps_per_iteration, 0.0)
-        num_updates = jnp.floor(owed).astype(jnp.int32)
+        owed_now = schedules.replay_ratio(env_steps, config.replay) * config.env_steps_per_iteration
+        # Per episode, seeds owe different counts: they run the most any seed owes, each seed's
+        # surplus updates masked out (a static switch, so step-ratio runs copy nothing).
+        per_seed = config.replay.updates_per_episode > 0
+        if per_seed:
+            owed_now = owed_now + config.replay.updates_per_episode * finished
+        owed = state.owed_updates + jnp.where(ready, owed_now, 0.0)  # [S]
+        num_updates = jnp.floor(owed).astype(jnp.int32)  # [S]
 
         reanalyze = self._reanalyze_policy if config.loss.reanalyze_fraction > 0 else None
         update_seeds = jax.vmap(lambda learner, replay, key: update(self.graphdef, self.tx, self.spec, learner,
@@ -248,20 +254,25 @@ class Agent:
         def learn(i, carry):
             learner, replay, sums = carry
             keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(learn_keys, i)
-            learner, replay, metrics = update_seeds(learner, replay, keys)
+            updated = update_seeds(learner, replay, keys)
+            if per_seed:
+                run = i < num_updates  # [S]: this seed still owes an update
+                keep = lambda new, old: jnp.where(run.reshape(run.shape + (1,) * (new.ndim - 1)), new, old)
+                updated = jax.tree.map(keep, updated, (learner, replay, jax.tree.map(jnp.zeros_like, sums)))
+            learner, replay, metrics = updated
             return learner, replay, jax.tree.map(jnp.add, sums, metrics)
 
         seeds = state.env_steps.shape[0]
         zeros = {name: jnp.zeros((seeds,)) for name in
                  ("loss", "value_loss", "policy_loss", "reward_loss", "feature_loss", "consistency_loss",
                   "grad_norm")}
-        learner, replay, sums = jax.lax.fori_loop(0, num_updates, learn, (state.learner, state.replay, zeros))
-        state = state.replace(learner=learner, replay=replay,
-                              owed_updates=jnp.full((seeds,), owed - num_updates))
+        learner, replay, sums = jax.lax.fori_loop(0, jnp.max(num_updates), learn,
+                                                  (state.learner, state.replay, zeros))
+        state = state.replace(learner=learner, replay=replay, owed_updates=owed - num_updates)
         denom = jnp.maximum(num_updates, 1)
         metrics = {name: total / denom for name, total in sums.items()}
         metrics.update(
-            updates_this_iteration=jnp.full((seeds,), num_updates),
+            updates_this_iteration=num_updates,
             episodes_finished=finished,
             train_return_sum=return_sums,
             nonfinite_search_values=nonfinite,  # NaN/inf from the objective while acting
