@@ -329,13 +329,17 @@ def main(args: Args) -> dict | None:
     started = time.perf_counter()
     carried = carried_variants(args)
     results = {name: carried[name] for name in args.variants if name in carried}
-    for name in args.variants:
-        if name not in results:
+    report = None
+    for i, name in enumerate(args.variants):
+        measured = name not in results
+        if measured:
             results[name] = run_variant(args, name)
         print(f"{name}: {json.dumps(results[name]['summary'])}", flush=True)
-        # Carried variants are in every report written, so a stop midway never loses them.
+        # Written after every measured variant (and at the end), so a long study stopped midway keeps
+        # what it measured; carried variants are in every report written, so a stop never loses them.
+        if not measured and i < len(args.variants) - 1:
+            continue
         variants = [results[n] for n in args.variants if n in results]
-        # Written after every variant, so a long study stopped midway keeps what it measured.
         report = {"benchmark": "CartPole-v1 sample efficiency, one change at a time", "seeds": args.seeds,
                   "env_steps": args.env_steps, "eval_every": args.eval_every, "solved_at": SOLVED,
                   "variants_done": f"{len(variants)} of {len(args.variants)}",
