@@ -157,7 +157,11 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # step whatever the episodes. A random policy's episodes last about 22 steps.
     **{f"per_episode_{u}": (f"{u} learner updates per finished episode, none per env step (default: 1 per env step)",
                             _replay(replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=float(u)))
-       for u in (25, 50)},
+       for u in (25, 50, 100)},
+    # The same with a floor of updates per env step, for seeds whose noisy acting plays long episodes
+    # while their greedy evaluations stay short.
+    "per_episode_50_ratio_0.25": ("50 learner updates per finished episode and 0.25 per env step (default: 1 per env step)",
+                                  _replay(replay_ratio=0.25, replay_ratio_start=0.25, updates_per_episode=50.0)),
 }
 
 
