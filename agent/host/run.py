@@ -223,7 +223,8 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
                 rate_clock, rate_steps = time.perf_counter(), int(host_value(state.env_steps)[0])  # steps/s after compile
             iterations += 1
             env_steps = int(host_value(state.env_steps)[0])
-            common = {"env_steps": env_steps, "updates": int(host_value(state.learner.updates)[0]), "wall_s": wall()}
+            common = {"env_steps": env_steps, "wall_s": wall()}
+            metrics["updates"] = host_value(state.learner.updates).tolist()  # per seed (updates_per_episode)
             bad_search = [s for s, n in zip(seeds, metrics["nonfinite_search_values"]) if n]
             bad_loss = [s for s, loss in zip(seeds, metrics["loss"]) if not math.isfinite(loss)]
             if bad_search or bad_loss:
@@ -290,8 +291,9 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
                                   num_simulations=config.eval.num_simulations, seed=seed)
             for i, seed in enumerate(seeds)])
         result_gym = _eval_summary(gym_returns)[0]
-        recorder.write(per_seed({"env_steps": env_steps, "updates": int(host_value(state.learner.updates)[0]), "wall_s": wall()},
-                                {"gymnasium_eval_return_mean": gym_returns.mean(axis=1).tolist(),
+        recorder.write(per_seed({"env_steps": env_steps, "wall_s": wall()},
+                                {"updates": host_value(state.learner.updates).tolist(),
+                                 "gymnasium_eval_return_mean": gym_returns.mean(axis=1).tolist(),
                                  "gymnasium_eval_return_std": gym_returns.std(axis=1).tolist()}))
     recorder.close()
     checkpoints.close()
