@@ -169,6 +169,11 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
                                       lambda c, n=n: _loss(target_update_interval=n)(
                                           _replay(replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=50.0)(c)))
        for n in (1, 5)},
+    # Softer Gumbel targets find 475 soonest (c_scale_0.02) but do not hold it; per episode holds it.
+    "per_episode_50_c_scale_0.02": (("50 learner updates per finished episode, none per env step, Gumbel c_scale 0.02 "
+                                    "(default: 1 per env step, 0.1)"),
+                                    lambda c: _planner(gumbel_value_scale=0.02)(
+                                        _replay(replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=50.0)(c))),
 }
 
 
