@@ -174,6 +174,13 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
                                     "(default: 1 per env step, 0.1)"),
                                     lambda c: _planner(gumbel_value_scale=0.02)(
                                         _replay(replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=50.0)(c))),
+    # per_episode_50's short seeds let the cart drift out of bounds 130-220 steps in, beyond what values
+    # learnt from 10-step targets look ahead; to_head_td30 was the best longer horizon.
+    "per_episode_50_to_head_td30": (("50 learner updates per finished episode, none per env step, to_head with TD "
+                                     "horizon 30 (default: 1 per env step, TD 10, fully written windows)"),
+                                    lambda c: _loss(td_steps=30)(_replay(
+                                        replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=50.0,
+                                        sample_to_head=True)(c))),
 }
 
 
