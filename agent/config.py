@@ -104,6 +104,10 @@ class ReplayConfig:
     """Learner updates owed per finished episode, on top of the replay ratio (0: off). LightZero's
     pattern: a fixed number of updates per batch of whole episodes, so a seed that plays long
     episodes (a good policy) gets fewer updates per env step. Counted per seed."""
+    updates_per_episode_max_ratio: float = 0.0
+    """With `updates_per_episode`: the most updates per env step that episodes' credit is spent at
+    (0: no cap). A seed banks at most one episode's worth (`updates_per_episode`), so with short
+    episodes it learns at this ratio and with long ones at updates_per_episode / episode length."""
     prioritized: bool = False
     """Prioritized replay: sample window starts with P ~ priority^alpha, priority = |predicted
     value - target| + eps, new data at max priority, importance weights in the loss."""
@@ -387,6 +391,8 @@ def validate(config: TrainConfig) -> None:
          f"than a batch ({r.batch_size})")
     need(r.replay_ratio >= 0 and r.replay_ratio_start >= 0, "replay.replay-ratio", r.replay_ratio, "must be >= 0")
     need(r.updates_per_episode >= 0, "replay.updates-per-episode", r.updates_per_episode, "must be >= 0")
+    need(r.updates_per_episode_max_ratio >= 0, "replay.updates-per-episode-max-ratio",
+         r.updates_per_episode_max_ratio, "must be >= 0")
     need(r.replay_ratio_decay_steps >= 0, "replay.replay-ratio-decay-steps", r.replay_ratio_decay_steps,
          "must be >= 0")
     need(o.learning_rate > 0, "optim.learning-rate", o.learning_rate, "must be > 0")

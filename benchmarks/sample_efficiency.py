@@ -181,6 +181,14 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
                                     lambda c: _loss(td_steps=30)(_replay(
                                         replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=50.0,
                                         sample_to_head=True)(c))),
+    # Per episode, capped at the preset's 1 update per env step: full rate while episodes are shorter
+    # than N steps (finding the policy, as the preset does), N / length per env step once they are
+    # longer (holding it, as per_episode_50 does).
+    **{f"per_episode_{u}_max_1": ((f"{u} learner updates per finished episode, spent at most 1 per env step "
+                                   "(default: 1 per env step)"),
+                                  _replay(replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=float(u),
+                                          updates_per_episode_max_ratio=1.0))
+       for u in (100, 200)},
 }
 
 

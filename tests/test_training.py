@@ -171,20 +171,26 @@ def test_seed_i_of_a_multi_seed_run_learns_as_its_single_seed_run():
     assert float(pair_metrics["loss"][0]) != float(pair_metrics["loss"][1])  # two seeds, two runs
 
 
-def test_updates_per_episode_are_counted_per_seed_and_a_seed_owing_none_stays_put():
-    """replay.updates_per_episode: each seed runs as many updates as episodes it finished owe it
-    (here 2 per episode, no per-step ratio); a seed that owes none in an iteration keeps its
-    parameters bit-exactly while the other seed learns."""
-    replay = dataclasses.replace(TINY.replay, replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=2.0)
+@pytest.mark.parametrize("max_ratio", [0.0, 0.25], ids=["uncapped", "capped"])
+def test_updates_per_episode_are_counted_per_seed_and_a_seed_owing_none_stays_put(max_ratio):
+    """replay.updates_per_episode: each seed runs as many updates as the episodes it finished owe it
+    (here 8 per episode, no per-step ratio); with updates_per_episode_max_ratio 0.25 at most 1 per
+    iteration of 4 env steps, banking at most one episode's worth. A seed that owes none in an
+    iteration keeps its parameters bit-exactly while the other seed learns."""
+    replay = dataclasses.replace(TINY.replay, replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=8.0,
+                                 updates_per_episode_max_ratio=max_ratio)
     agent = Agent(dataclasses.replace(TINY, seed=3, seeds=2, replay=replay))
     state = agent.init()
-    seen_uneven, total = False, np.zeros(2, np.int64)
+    seen_uneven, total, bank = False, np.zeros(2, np.int64), np.zeros(2)
     for i in range(40):
         before = [np.asarray(leaf).copy() for leaf in jax.tree.leaves(state.learner.params)]
         state, metrics = agent.iteration(state)
         updates, finished = np.asarray(metrics["updates_this_iteration"]), np.asarray(metrics["episodes_finished"])
-        ready = i >= 3  # 2 steps per env per iteration, learning from 8 rows per env
-        np.testing.assert_array_equal(updates, 2 * finished if ready else 0)
+        bank += 8 * finished if i >= 3 else 0  # 2 steps per env per iteration, learning from 8 rows per env
+        owed = np.floor(bank if max_ratio == 0 else np.minimum(bank, max_ratio * 4))
+        bank = bank if max_ratio == 0 else np.minimum(bank, owed + 8)
+        bank -= owed
+        np.testing.assert_array_equal(updates, owed)
         if updates[0] != updates[1] and min(updates) == 0:
             seen_uneven = True
             idle = int(np.argmin(updates))
@@ -193,6 +199,8 @@ def test_updates_per_episode_are_counted_per_seed_and_a_seed_owing_none_stays_pu
         total = total + updates
     assert seen_uneven  # the seeds' episodes ended in different iterations at least once
     np.testing.assert_array_equal(np.asarray(state.learner.updates), total)
+    if max_ratio:
+        assert total.max() <= 40 - 3 < 8 * int(np.asarray(state.episodes).min())  # the cap held some back
 
 
 def test_a_multi_seed_run_records_every_seed_and_its_tools_pick_one(tmp_path):
