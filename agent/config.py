@@ -103,11 +103,14 @@ class ReplayConfig:
     updates_per_episode: float = 0.0
     """Learner updates owed per finished episode, on top of the replay ratio (0: off). LightZero's
     pattern: a fixed number of updates per batch of whole episodes, so a seed that plays long
-    episodes (a good policy) gets fewer updates per env step. Counted per seed."""
+    episodes (a good policy) gets fewer updates per env step. Counted per seed, for episodes that
+    end once learning has started (`min_size_per_env`). A seed's iterations without an update
+    log losses of 0."""
     updates_per_episode_max_ratio: float = 0.0
-    """With `updates_per_episode`: the most updates per env step that episodes' credit is spent at
-    (0: no cap). A seed banks at most one episode's worth (`updates_per_episode`), so with short
-    episodes it learns at this ratio and with long ones at updates_per_episode / episode length."""
+    """With `updates_per_episode`: the most updates per env step a seed runs (0: no cap); what it
+    owes beyond that is banked up to one episode's worth (`updates_per_episode`). So with short
+    episodes it learns at this ratio and with long ones at updates_per_episode / episode length.
+    It times env_steps_per_iteration must be a whole number."""
     prioritized: bool = False
     """Prioritized replay: sample window starts with P ~ priority^alpha, priority = |predicted
     value - target| + eps, new data at max priority, importance weights in the loss."""
@@ -393,6 +396,13 @@ def validate(config: TrainConfig) -> None:
     need(r.updates_per_episode >= 0, "replay.updates-per-episode", r.updates_per_episode, "must be >= 0")
     need(r.updates_per_episode_max_ratio >= 0, "replay.updates-per-episode-max-ratio",
          r.updates_per_episode_max_ratio, "must be >= 0")
+    if r.updates_per_episode_max_ratio > 0:
+        need(r.updates_per_episode > 0, "replay.updates-per-episode-max-ratio", r.updates_per_episode_max_ratio,
+             "caps --replay.updates-per-episode, which is 0 (off): set both or neither")
+        cap = r.updates_per_episode_max_ratio * config.env_steps_per_iteration
+        need(cap >= 1 and cap == round(cap), "replay.updates-per-episode-max-ratio", r.updates_per_episode_max_ratio,
+             f"times the {config.env_steps_per_iteration} env steps of an iteration (num_envs x "
+             f"act_steps_per_iteration) must be a whole number of updates >= 1, not {cap:g}")
     need(r.replay_ratio_decay_steps >= 0, "replay.replay-ratio-decay-steps", r.replay_ratio_decay_steps,
          "must be >= 0")
     need(o.learning_rate > 0, "optim.learning-rate", o.learning_rate, "must be > 0")

@@ -162,7 +162,7 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # while their greedy evaluations stay short.
     "per_episode_50_ratio_0.25": ("50 learner updates per finished episode and 0.25 per env step (default: 1 per env step)",
                                   _replay(replay_ratio=0.25, replay_ratio_start=0.25, updates_per_episode=50.0)),
-    # Per episode, a seed stuck at ~130-250 steps gets few updates, and the n-step value moves a failure
+    # Per episode, a seed stuck at ~110-300 steps gets few updates, and the n-step value moves a failure
     # 10 steps back per target copy: faster copies carry it back in fewer updates.
     **{f"per_episode_50_target_{n}": ((f"50 learner updates per finished episode, none per env step, target network "
                                        f"copied every {n} updates (default: 1 per env step, every 100)"),

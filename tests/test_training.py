@@ -58,6 +58,8 @@ def test_iteration_compiles_once(config):
     ({"devices": 3}, "--num-envs 2 is invalid: must be a multiple of --devices 3"),
     ({"replay": dataclasses.replace(TINY.replay, capacity_per_env=8, batch_size=64)},
      "--replay.capacity-per-env 8.*smaller than a batch"),
+    ({"replay": dataclasses.replace(TINY.replay, updates_per_episode=8.0, updates_per_episode_max_ratio=0.1)},
+     "--replay.updates-per-episode-max-ratio 0.1.*whole number of updates >= 1, not 0.4"),
 ])
 def test_invalid_config_names_the_field(change, field):
     with pytest.raises(ConfigError, match=field):
@@ -199,8 +201,6 @@ def test_updates_per_episode_are_counted_per_seed_and_a_seed_owing_none_stays_pu
         total = total + updates
     assert seen_uneven  # the seeds' episodes ended in different iterations at least once
     np.testing.assert_array_equal(np.asarray(state.learner.updates), total)
-    if max_ratio:
-        assert total.max() <= 40 - 3 < 8 * int(np.asarray(state.episodes).min())  # the cap held some back
 
 
 def test_a_multi_seed_run_records_every_seed_and_its_tools_pick_one(tmp_path):

@@ -14,8 +14,10 @@ Seeds are a batch axis (vmap): seed i of a run is `config.seed + i`, and everyth
 An iteration acts `act_steps_per_iteration` steps in every env with search (scan), writes
 the transitions to the device-resident replay, then runs as many learner updates as the
 replay-ratio schedule owes (a fori loop, so the count can vary without recompiling). Every
-seed takes the same number of env steps, so the schedule, and the update count, is one
-number for all seeds: the update loop stays one loop with the seeds vmapped inside it. The
+seed takes the same number of env steps, so the schedule's count is one number for all seeds:
+the update loop stays one loop with the seeds vmapped inside it. With
+`replay.updates_per_episode` seeds owe different counts (their episodes end at different
+times): the loop runs the most any seed owes and masks each seed's surplus updates out. The
 host only logs, evaluates and checkpoints.
 """
 from __future__ import annotations
@@ -51,8 +53,9 @@ class TrainState:
     learner: params, target params, optimiser state, update count.
     env_state: batched env State [E]; timestep: batched TimeStep [E].
     replay: the buffer. key: PRNG key.
-    env_steps, episodes: [] int32 counters. owed_updates: [] float32, the
-    replay-ratio schedule's fractional updates not yet run.
+    env_steps, episodes: [] int32 counters. owed_updates: [] float32, updates owed
+    and not yet run (the schedule's fractions, and with `replay.updates_per_episode` the
+    banked credit of finished episodes).
     episode_return: [E] running return of each env's current episode.
     """
 
@@ -262,8 +265,11 @@ class Agent:
             updated = update_seeds(learner, replay, keys)
             if per_seed:
                 run = i < num_updates  # [S]: this seed still owes an update
-                keep = lambda new, old: jnp.where(run.reshape(run.shape + (1,) * (new.ndim - 1)), new, old)
-                updated = jax.tree.map(keep, updated, (learner, replay, jax.tree.map(jnp.zeros_like, sums)))
+                def keep(new, old):  # this seed's new value where it still owes an update, else its old one
+                    return jnp.where(run.reshape(run.shape + (1,) * (new.ndim - 1)), new, old)
+
+                no_metrics = jax.tree.map(jnp.zeros_like, sums)
+                updated = jax.tree.map(keep, updated, (learner, replay, no_metrics))
             learner, replay, metrics = updated
             return learner, replay, jax.tree.map(jnp.add, sums, metrics)
 
