@@ -25,6 +25,14 @@ import sys
 from agent.host.distributed import initialize  # imports jax alone: see main()
 
 
+def updates_label(result) -> str:
+    """'N updates per seed', or the range over seeds when their counts differ (per-episode updates)."""
+    counts = result.updates_per_seed or [result.updates]
+    if min(counts) == max(counts):
+        return f"{counts[0]} updates per seed"
+    return f"{min(counts)}-{max(counts)} updates per seed"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     pre = argparse.ArgumentParser(add_help=False)
@@ -95,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             what = (f"median over {len(result.final_eval_means)} seeds of their mean returns ± the std of those "
                     f"means; per seed: {', '.join(f'{m:.0f}' for m in result.final_eval_means)}")
         print(f"final evaluation: {result.final_eval_mean:.1f} ± {result.final_eval_std:.1f} ({what}) "
-              f"after {result.env_steps} env steps, {result.updates} updates per seed, {result.wall_s:.0f} s")
+              f"after {result.env_steps} env steps, {updates_label(result)}, {result.wall_s:.0f} s")
     if result.gymnasium_eval_mean is not None:
         print(f"on gymnasium's own env: {result.gymnasium_eval_mean:.1f} mean return"
               f"{'' if len(result.final_eval_means or [0]) == 1 else ' (median over seeds)'}")

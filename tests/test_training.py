@@ -203,6 +203,14 @@ def test_updates_per_episode_are_counted_per_seed_and_a_seed_owing_none_stays_pu
     np.testing.assert_array_equal(np.asarray(state.learner.updates), total)
 
 
+def test_the_final_line_gives_the_range_of_update_counts_when_seeds_differ():
+    from types import SimpleNamespace
+
+    from train import updates_label
+    assert updates_label(SimpleNamespace(updates=40, updates_per_seed=[40, 40])) == "40 updates per seed"
+    assert updates_label(SimpleNamespace(updates=12, updates_per_seed=[12, 30, 18])) == "12-30 updates per seed"
+
+
 def test_a_multi_seed_run_records_every_seed_and_its_tools_pick_one(tmp_path):
     run = tmp_path / "run"
     config = dataclasses.replace(TINY, seed=5, seeds=2, total_env_steps=24, out=str(run),
@@ -214,6 +222,7 @@ def test_a_multi_seed_run_records_every_seed_and_its_tools_pick_one(tmp_path):
     assert len(result.final_eval_means) == 2 and result.final_eval_mean == np.median(result.final_eval_means)
     rows = read_metrics(run)
     assert {row["seed"] for row in rows} == {5, 6}
+    assert result.updates_per_seed == [read_metrics(run, seed=s)[-1]["updates"] for s in (5, 6)]
     assert [r["env_steps"] for r in read_metrics(run, seed=6)] == [r["env_steps"] for r in read_metrics(run, seed=5)]
     assert (run / "learning_curve.png").exists()
     assert {p.name for p in (run / "tensorboard").iterdir()} == {"seed_5", "seed_6"}

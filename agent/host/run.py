@@ -55,7 +55,8 @@ class NonFiniteLossError(RuntimeError):
 class RunResult:
     """Where a run ended. With several seeds, final_eval_mean is the median over seeds of each
     seed's mean return and final_eval_std the spread (std) of those means; final_eval_means
-    lists them per seed. state holds every seed (leading [S] axis)."""
+    lists them per seed. state holds every seed (leading [S] axis). updates is seed 0's count;
+    updates_per_seed lists every seed's (they differ with replay.updates_per_episode)."""
 
     run_dir: Path
     env_steps: int
@@ -67,6 +68,7 @@ class RunResult:
     wall_s: float
     state: object = None  # the final TrainState (device arrays, [S, ...])
     final_eval_means: list[float] | None = None
+    updates_per_seed: list[int] | None = None
 
 
 def seeds_label(config: TrainConfig) -> str:
@@ -303,7 +305,9 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
         print(f"stopped by {stop.signal_name}; saved at env step {env_steps}. Continue with: "
               f"python train.py --resume {run_dir}")
     summary = _eval_summary(last_eval) if last_eval is not None else (None, None)
-    return RunResult(run_dir=run_dir, env_steps=env_steps, updates=int(host_value(state.learner.updates)[0]),
+    updates = host_value(state.learner.updates).tolist()
+    return RunResult(run_dir=run_dir, env_steps=env_steps, updates=updates[0],
                      final_eval_mean=summary[0], final_eval_std=summary[1],
                      gymnasium_eval_mean=result_gym, stopped_early=stopped, wall_s=wall(), state=state,
-                     final_eval_means=None if last_eval is None else last_eval.mean(axis=1).tolist())
+                     final_eval_means=None if last_eval is None else last_eval.mean(axis=1).tolist(),
+                     updates_per_seed=updates)
