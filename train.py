@@ -27,7 +27,7 @@ from agent.host.distributed import initialize  # imports jax alone: see main()
 
 def updates_label(result) -> str:
     """'N updates per seed', or the range over seeds when their counts differ (per-episode updates)."""
-    counts = result.updates_per_seed or [result.updates]
+    counts = result.updates_per_seed
     if min(counts) == max(counts):
         return f"{counts[0]} updates per seed"
     return f"{min(counts)}-{max(counts)} updates per seed"

@@ -110,7 +110,7 @@ class ReplayConfig:
     """With `updates_per_episode`: the most updates per env step a seed runs (0: no cap); what it
     owes beyond that is banked up to one episode's worth (`updates_per_episode`). So with short
     episodes it learns at this ratio and with long ones at updates_per_episode / episode length.
-    It times env_steps_per_iteration must be a whole number."""
+    Times env_steps_per_iteration it must give a whole number of updates >= 1."""
     prioritized: bool = False
     """Prioritized replay: sample window starts with P ~ priority^alpha, priority = |predicted
     value - target| + eps, new data at max priority, importance weights in the loss."""

@@ -62,6 +62,11 @@ def _optim(**changes) -> Callable[[TrainConfig], TrainConfig]:
     return lambda c: replace(c, optim=replace(c.optim, **changes))
 
 
+def _per_episode(updates: float, ratio: float = 0.0, **replay) -> Callable[[TrainConfig], TrainConfig]:
+    """`updates` learner updates per finished episode and `ratio` per env step (the preset: 0 and 1)."""
+    return _replay(replay_ratio=ratio, replay_ratio_start=ratio, updates_per_episode=float(updates), **replay)
+
+
 # name -> (what it changes against the CartPole preset, the change)
 VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "default": ("the CartPole preset (Gumbel Q scaled by the tree's range, replay ratio 1)", lambda c: c),
@@ -156,39 +161,32 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # that plays long episodes (a good policy) gets few updates per env step; ours runs one per env
     # step whatever the episodes. A random policy's episodes last about 22 steps.
     **{f"per_episode_{u}": (f"{u} learner updates per finished episode, none per env step (default: 1 per env step)",
-                            _replay(replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=float(u)))
-       for u in (25, 50, 100)},
+                            _per_episode(u)) for u in (25, 50, 100)},
     # The same with a floor of updates per env step, for seeds whose noisy acting plays long episodes
     # while their greedy evaluations stay short.
     "per_episode_50_ratio_0.25": ("50 learner updates per finished episode and 0.25 per env step (default: 1 per env step)",
-                                  _replay(replay_ratio=0.25, replay_ratio_start=0.25, updates_per_episode=50.0)),
+                                  _per_episode(50, ratio=0.25)),
     # Per episode, a seed stuck at ~110-300 steps gets few updates, and the n-step value moves a failure
     # 10 steps back per target copy: faster copies carry it back in fewer updates.
     **{f"per_episode_50_target_{n}": ((f"50 learner updates per finished episode, none per env step, target network "
                                        f"copied every {n} updates (default: 1 per env step, every 100)"),
-                                      lambda c, n=n: _loss(target_update_interval=n)(
-                                          _replay(replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=50.0)(c)))
+                                      lambda c, n=n: _loss(target_update_interval=n)(_per_episode(50)(c)))
        for n in (1, 5)},
     # Softer Gumbel targets find 475 soonest (c_scale_0.02) but do not hold it; per episode holds it.
     "per_episode_50_c_scale_0.02": (("50 learner updates per finished episode, none per env step, Gumbel c_scale 0.02 "
                                     "(default: 1 per env step, 0.1)"),
-                                    lambda c: _planner(gumbel_value_scale=0.02)(
-                                        _replay(replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=50.0)(c))),
+                                    lambda c: _planner(gumbel_value_scale=0.02)(_per_episode(50)(c))),
     # per_episode_50's short seeds let the cart drift out of bounds 130-220 steps in, beyond what values
     # learnt from 10-step targets look ahead; to_head_td30 was the best longer horizon.
     "per_episode_50_to_head_td30": (("50 learner updates per finished episode, none per env step, to_head with TD "
                                      "horizon 30 (default: 1 per env step, TD 10, fully written windows)"),
-                                    lambda c: _loss(td_steps=30)(_replay(
-                                        replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=50.0,
-                                        sample_to_head=True)(c))),
+                                    lambda c: _loss(td_steps=30)(_per_episode(50, sample_to_head=True)(c))),
     # Per episode, capped at the preset's 1 update per env step: full rate while episodes are shorter
     # than N steps (finding the policy, as the preset does), N / length per env step once they are
     # longer (holding it, as per_episode_50 does).
     **{f"per_episode_{u}_max_1": ((f"{u} learner updates per finished episode, spent at most 1 per env step "
                                    "(default: 1 per env step)"),
-                                  _replay(replay_ratio=0.0, replay_ratio_start=0.0, updates_per_episode=float(u),
-                                          updates_per_episode_max_ratio=1.0))
-       for u in (100, 200)},
+                                  _per_episode(u, updates_per_episode_max_ratio=1.0)) for u in (100, 200)},
 }
 
 

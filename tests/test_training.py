@@ -207,8 +207,8 @@ def test_the_final_line_gives_the_range_of_update_counts_when_seeds_differ():
     from types import SimpleNamespace
 
     from train import updates_label
-    assert updates_label(SimpleNamespace(updates=40, updates_per_seed=[40, 40])) == "40 updates per seed"
-    assert updates_label(SimpleNamespace(updates=12, updates_per_seed=[12, 30, 18])) == "12-30 updates per seed"
+    assert updates_label(SimpleNamespace(updates_per_seed=[40, 40])) == "40 updates per seed"
+    assert updates_label(SimpleNamespace(updates_per_seed=[12, 30, 18])) == "12-30 updates per seed"
 
 
 def test_a_multi_seed_run_records_every_seed_and_its_tools_pick_one(tmp_path):

@@ -248,12 +248,13 @@ class Agent:
         if per_seed:
             owed_now = owed_now + config.replay.updates_per_episode * finished
         owed = state.owed_updates + jnp.where(ready, owed_now, 0.0)  # [S]
-        num_updates = jnp.floor(owed).astype(jnp.int32)  # [S]
         if per_seed and config.replay.updates_per_episode_max_ratio > 0:
             # Spend at most max_ratio per env step; bank at most one episode's worth beyond that.
             cap = config.replay.updates_per_episode_max_ratio * config.env_steps_per_iteration
-            num_updates = jnp.floor(jnp.minimum(owed, cap)).astype(jnp.int32)
+            num_updates = jnp.floor(jnp.minimum(owed, cap)).astype(jnp.int32)  # [S]
             owed = jnp.minimum(owed, num_updates + config.replay.updates_per_episode)
+        else:
+            num_updates = jnp.floor(owed).astype(jnp.int32)  # [S]
 
         reanalyze = self._reanalyze_policy if config.loss.reanalyze_fraction > 0 else None
         update_seeds = jax.vmap(lambda learner, replay, key: update(self.graphdef, self.tx, self.spec, learner,

@@ -55,12 +55,12 @@ class NonFiniteLossError(RuntimeError):
 class RunResult:
     """Where a run ended. With several seeds, final_eval_mean is the median over seeds of each
     seed's mean return and final_eval_std the spread (std) of those means; final_eval_means
-    lists them per seed. state holds every seed (leading [S] axis). updates is seed 0's count;
-    updates_per_seed lists every seed's (they differ with replay.updates_per_episode)."""
+    lists them per seed. state holds every seed (leading [S] axis). updates_per_seed lists every
+    seed's learner update count (they differ with replay.updates_per_episode)."""
 
     run_dir: Path
     env_steps: int
-    updates: int
+    updates_per_seed: list[int]
     final_eval_mean: float | None
     final_eval_std: float | None
     gymnasium_eval_mean: float | None
@@ -68,7 +68,11 @@ class RunResult:
     wall_s: float
     state: object = None  # the final TrainState (device arrays, [S, ...])
     final_eval_means: list[float] | None = None
-    updates_per_seed: list[int] | None = None
+
+    @property
+    def updates(self) -> int:
+        """Seed 0's learner update count (every seed's, unless updates_per_episode is on)."""
+        return self.updates_per_seed[0]
 
 
 def seeds_label(config: TrainConfig) -> str:
@@ -305,9 +309,7 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
         print(f"stopped by {stop.signal_name}; saved at env step {env_steps}. Continue with: "
               f"python train.py --resume {run_dir}")
     summary = _eval_summary(last_eval) if last_eval is not None else (None, None)
-    updates = host_value(state.learner.updates).tolist()
-    return RunResult(run_dir=run_dir, env_steps=env_steps, updates=updates[0],
+    return RunResult(run_dir=run_dir, env_steps=env_steps, updates_per_seed=host_value(state.learner.updates).tolist(),
                      final_eval_mean=summary[0], final_eval_std=summary[1],
                      gymnasium_eval_mean=result_gym, stopped_early=stopped, wall_s=wall(), state=state,
-                     final_eval_means=None if last_eval is None else last_eval.mean(axis=1).tolist(),
-                     updates_per_seed=updates)
+                     final_eval_means=None if last_eval is None else last_eval.mean(axis=1).tolist())
