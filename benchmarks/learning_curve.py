@@ -2,6 +2,8 @@
 
     python -m benchmarks.learning_curve                 # 8 seeds, full budget
     python -m benchmarks.learning_curve --seeds 2 --total-env-steps 1000   # a quick look
+    python -m benchmarks.learning_curve --variant per_episode_50 --name cartpole_cpu_per_episode_50
+        # one of the sample-efficiency study's variants (benchmarks/sample_efficiency.py --list), longer
 
 Writes benchmarks/results/cartpole_cpu.json (per seed: env steps and wall
 seconds, compile included, to the first 20-episode evaluation >= 195 and
@@ -28,7 +30,7 @@ from agent.host.records import read_metrics, rows_by_seed
 from agent.host.run import train
 from benchmarks.provenance import RESULTS, cpu_model, write_results
 from benchmarks.runs import _finished
-from benchmarks.sample_efficiency import seed_outcome
+from benchmarks.sample_efficiency import VARIANTS, seed_outcome
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class Args:
     """Folder for the JSON and the plot."""
     runs_dir: str = "runs/learning_curve"
     """Where the runs are kept (their checkpoints feed benchmarks/objectives.py)."""
+    variant: str = "default"
+    """The preset with one of the sample-efficiency study's changes (`python -m
+    benchmarks.sample_efficiency --list`); 'default' is the preset itself."""
 
 
 def first_reaching(rows: list[dict], threshold: float) -> dict | None:
@@ -57,9 +62,11 @@ def first_reaching(rows: list[dict], threshold: float) -> dict | None:
 
 
 def run_config(args: Args, out_root: Path):
-    """The default preset at this budget, all seeds in one run, evaluated every `eval_every`
-    steps, never stopping early."""
-    base = preset("cartpole")
+    """The default preset (with `args.variant`'s change) at this budget, all seeds in one run,
+    evaluated every `eval_every` steps, never stopping early."""
+    if args.variant not in VARIANTS:
+        raise SystemExit(f"unknown --variant {args.variant!r}; choose one of: {', '.join(VARIANTS)}")
+    base = VARIANTS[args.variant][1](preset("cartpole"))
     return dataclasses.replace(
         base, seed=0, seeds=args.seeds, total_env_steps=args.total_env_steps, out=str(out_root / "seeds"),
         eval=dataclasses.replace(base.eval, every_env_steps=args.eval_every, stop_at_return=None),
@@ -136,13 +143,14 @@ def main(args: Args) -> dict:
     started = time.perf_counter()
     out_dir = Path(args.out_dir)
     runs = Path(args.runs_dir)
+    config = run_config(args, runs)  # before anything is trained: a wrong --variant fails here
     if runs.exists() and any(runs.iterdir()):
         raise FileExistsError(f"{runs} is not empty; remove it or pass --runs-dir")
-    config = run_config(args, runs)
     _finished(train(config), config)  # a run cut short by a signal is not summarised
     per_seed = [per_seed_results(seed, rows) for seed, rows in rows_by_seed(read_metrics(Path(config.out))).items()]
     report = {
-        "benchmark": "CartPole-v1, default preset (python train.py), seeds vmapped in one run",
+        "benchmark": "CartPole-v1, default preset (python train.py), seeds vmapped in one run"
+                     + ("" if args.variant == "default" else f"; variant {args.variant}: {VARIANTS[args.variant][0]}"),
         "eval": f"20 episodes, greedy Gumbel search, every {args.eval_every} env steps",
         "wall_clock": "of the whole vmapped run (all seeds at once), compilation and evaluations included",
         "train_config": dataclasses.asdict(config),
@@ -152,7 +160,7 @@ def main(args: Args) -> dict:
         "seeds": per_seed,
     }
     report = write_results(out_dir / f"{args.name}.json", report, args, started)
-    plot(per_seed, out_dir / f"{args.name}.png", f"CartPole-v1, default preset — {cpu_model()}")
+    plot(per_seed, out_dir / f"{args.name}.png", f"CartPole-v1, {'default preset' if args.variant == 'default' else args.variant} — {cpu_model()}")
     print(json.dumps(report["summary"], indent=2))
     return report
 
