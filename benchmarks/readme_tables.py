@@ -45,8 +45,13 @@ def _step_count(value: float | None) -> str:
     return "never" if value is None else f"{value:,.0f}"
 
 
-def cartpole_curve(results: Path) -> str:
-    r = load(results, "cartpole_cpu")
+def cartpole_curve(name: str) -> Callable[[Path], str]:
+    """The per-seed table of a learning-curve result NAME.json (benchmarks/learning_curve.py)."""
+    return lambda results: _cartpole_curve(results, name)
+
+
+def _cartpole_curve(results: Path, name: str) -> str:
+    r = load(results, name)
     lines = [("| seed | first eval >= 195 | first eval >= 475 | later evals still >= 475 | best eval | "
              "final eval (JAX env) | final eval (gymnasium CartPole-v1) |"), "| --- | --- | --- | --- | --- | --- | --- |"]
     for s in r["seeds"]:
@@ -68,7 +73,7 @@ def cartpole_curve(results: Path) -> str:
         lines[-1] += (f" Later evaluations still >= 475: {staying['mean']:.0%} on average over the "
                       f"{staying['seeds']} seeds with any, {staying['lowest']:.0%} for the lowest.")
     lines.append("")
-    return "\n".join(lines) + source(r, "cartpole_cpu")
+    return "\n".join(lines) + source(r, name)
 
 
 def objectives(results: Path) -> str:
@@ -186,7 +191,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "sample_efficiency": sample_efficiency,
     "seed_batch_cpu": seed_batch,
     "soak": soak,
-    "cartpole_cpu": cartpole_curve,
+    "cartpole_cpu": cartpole_curve("cartpole_cpu"),
+    "cartpole_cpu_per_episode_50": cartpole_curve("cartpole_cpu_per_episode_50"),
     "breakout_minatar_cpu": breakout_minatar,
     "objectives_cartpole": objectives,
     "misgeneralization_main": misgeneralization_main,
