@@ -77,6 +77,12 @@ class LossConfig:
     found there, stored in replay, as in the MuZero paper; needs --value learned) or 'lookahead' (the target
     network's best one-step lookahead there, max_a r(s, a) + discount v(g(s, a)), with its learned model:
     the value of acting greedily from that state, not of the noisy acting policy)."""
+    value_lower_bound: bool = False
+    """Raise each value target to at least the discounted reward the replay holds from that step to
+    the end of its episode (or to the newest step of an unfinished one): what was actually earned
+    from there, however far away the episode ended. A lower bound on the optimal value only in a
+    deterministic env with rewards >= 0 (CartPole); it lets the value see a failure 200 steps away
+    without waiting for 20 target-network copies to carry it back 10 steps at a time."""
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,15 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "per_episode_50_gumbel_noise_2": (("50 learner updates per finished episode, none per env step, Gumbel noise "
                                        "scale 2 while acting (default: 1 per env step, 1)"),
                                       lambda c: _planner(gumbel_scale=2.0)(_per_episode(50)(c))),
+    # The short seeds' values top out near 100-120 after thousands of env steps, under the 333 of play
+    # that never fails: each target copy carries a value back only td_steps steps. What the replay
+    # shows was earned from a step, to its episode's end, is a floor that needs no copies.
+    "value_lower_bound": (("value targets raised to at least the discounted reward earned from that step to its "
+                           "episode's end (default: the n-step target alone)"), _loss(value_lower_bound=True)),
+    "per_episode_50_value_lower_bound": (("50 learner updates per finished episode, none per env step, value "
+                                          "targets raised to the return to the episode's end (default: 1 per env "
+                                          "step, the n-step target alone)"),
+                                         lambda c: _loss(value_lower_bound=True)(_per_episode(50)(c))),
 }
 
 

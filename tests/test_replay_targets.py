@@ -94,6 +94,58 @@ def test_termination_zeroes_what_follows_and_stops_bootstrapping():
     np.testing.assert_array_equal(t.policy_mask, [1, 1, 0])
 
 
+def test_returns_to_go_sum_each_rows_rewards_to_its_episodes_end_across_the_ring_edge():
+    # Capacity 8, 13 steps written: rows hold t = 5..12. t = 7 terminates, t = 10 hits a time limit,
+    # t = 11..12 are a running episode (its return stops at the newest row).
+    g, rewards = 0.5, [float(t) for t in range(13)]
+    buf = replay_lib.init(transition(0), capacity=8)
+    for t in range(13):
+        buf = replay_lib.add(buf, transition(t, terminated=t == 7, truncated=t == 10, reward=rewards[t]))
+    expected, following = {}, 0.0
+    for t in range(12, 4, -1):  # backwards in time, as the definition reads
+        following = rewards[t] + (0.0 if t in (7, 10) else g * following)
+        expected[t] = following
+    ring = np.asarray(replay_lib.returns_to_go(buf, g))  # [C, E]
+    for t in range(5, 13):
+        np.testing.assert_allclose(ring[t % 8], expected[t], rtol=1e-6)
+    # A buffer not yet full: the unwritten rows (zeros) count for nothing.
+    young = replay_lib.init(transition(0), capacity=8)
+    for t in range(3):
+        young = replay_lib.add(young, transition(t, reward=1.0))
+    np.testing.assert_allclose(np.asarray(replay_lib.returns_to_go(young, g))[:3, 0], [1.75, 1.5, 1.0])
+
+
+def test_a_value_lower_bound_raises_targets_inside_the_episode_only():
+    # K=2, n=1: value_k = r_k + g v(k+1). Row 1 terminates: row 2 is the next episode, whose return
+    # must not leak into the absorbing target 0.
+    g = 0.5
+    w = window([1.0, 1.0, 7.0, 7.0], terminated=[1])._replace(return_to_go=jnp.array([30.0, 1.0, 50.0, 0.0]))
+    t = n_step_targets(w, jnp.zeros((4,)), unroll_steps=2, td_steps=1, discount=g)
+    np.testing.assert_allclose(t.value, [30.0, 1.0, 0.0])  # 1 raised to 30; 1 = 1 stays; absorbing 0 stays
+    # Where the n-step target is already higher, it is kept.
+    high = n_step_targets(w._replace(return_to_go=jnp.zeros((4,))), jnp.zeros((4,)), 2, 1, g)
+    np.testing.assert_allclose(high.value, [1.0, 1.0, 0.0])
+
+
+def test_the_learner_samples_windows_with_their_rows_returns_to_go_and_keeps_none_in_replay():
+    import dataclasses
+
+    from agent.algorithm.learner import sample
+    from agent.algorithm.spec import LearnerSpec
+    from tests.conftest import TINY
+
+    config = dataclasses.replace(TINY, loss=dataclasses.replace(TINY.loss, value_lower_bound=True))
+    spec = LearnerSpec.from_config(config)
+    buf = replay_lib.init(transition(0), capacity=16)
+    for t in range(20):
+        buf = replay_lib.add(buf, transition(t, terminated=t % 6 == 5, reward=float(t)))
+    windows, *_ = sample(spec, buf, jax.random.PRNGKey(1), 0)
+    ring = np.asarray(replay_lib.returns_to_go(buf, config.discount))[:, 0]  # both streams hold the same
+    rows = np.asarray(windows.observation[..., 0]).astype(int) % 16  # observation t sits in ring row t % 16
+    np.testing.assert_allclose(np.asarray(windows.return_to_go), ring[rows], rtol=1e-6)
+    assert buf.data.return_to_go is None  # computed per update, never stored
+
+
 def test_truncation_masks_the_unknown_states_after_it():
     w = window([1.0, 1.0, 7.0, 7.0, 7.0], truncated=[0])
     t = n_step_targets(w, jnp.zeros((5,)), unroll_steps=2, td_steps=2, discount=0.5)

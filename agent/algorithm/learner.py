@@ -26,6 +26,7 @@ from agent.algorithm.replay import (
     sample_prioritized,
     sample_windows,
     update_priorities,
+    with_returns_to_go,
 )
 from agent.algorithm.sharding import shard_batch
 from agent.algorithm.spec import LearnerSpec
@@ -108,7 +109,10 @@ def reanalyze_policy_targets(reanalyze, target_params, key: jax.Array, windows: 
 
 def sample(spec: LearnerSpec, replay: Replay, key: jax.Array, env_steps: jax.Array | int):
     """Windows [B, K+n+1, ...], their age in rows [B], importance weights [B] and (PER only)
-    the flat indices of their starts, uniformly or by priority."""
+    the flat indices of their starts, uniformly or by priority. With spec.value_lower_bound the
+    windows carry each row's return to its episode's end (replay.returns_to_go)."""
+    if spec.value_lower_bound:
+        replay = with_returns_to_go(replay, spec.discount)
     if not spec.prioritized:
         windows, age = sample_windows(replay, key, spec.batch_size, spec.window, spec.sample_to_head)
         return windows, age, jnp.ones((spec.batch_size,)), None

@@ -40,6 +40,9 @@ class Transition(NamedTuple):
     action_mask: jax.Array | None = None  # [E, A] legal actions (for reanalyze's searches)
     final_observation: jax.Array | None = None  # [E, *obs] where the step led (None: not kept)
     root_value: jax.Array | None = None  # [E] the acting search's value of `observation` (kept only to bootstrap on)
+    # [E] discounted reward from this step to its episode's end (or the newest row); never stored,
+    # filled in by with_returns_to_go just before windows are sampled
+    return_to_go: jax.Array | None = None
 
 
 @struct.dataclass
@@ -86,6 +89,36 @@ def size(replay: Replay) -> jax.Array:
 def chronological_index(replay: Replay, rows: jax.Array) -> jax.Array:
     """Ring rows [...] -> when each was last written, counted in rows written since the start."""
     return replay.inserted - 1 - jnp.mod(replay.inserted - 1 - rows, replay.capacity)
+
+
+def returns_to_go(replay: Replay, discount: float) -> jax.Array:
+    """[C, E] (ring rows): each held row's discounted reward to the end of its episode, or to the
+    newest row if the episode is still running,
+
+        G_t = r_t + discount x (1 - done_t) x G_{t+1},   G past the newest row = 0.
+
+    Computed over the whole ring in chronological order with an associative scan (log C vectorised
+    steps rather than a C-step loop). Unwritten rows hold zeros and come after the newest."""
+    capacity = replay.capacity
+    oldest = jnp.where(replay.inserted >= capacity, replay.inserted % capacity, 0)
+    order = (oldest + jnp.arange(capacity)) % capacity  # ring rows, oldest first
+    data = replay.data
+    done = jnp.logical_or(data.terminated, data.truncated)[order]
+    carry = discount * (1.0 - done.astype(jnp.float32))  # [C, E]
+    reward = data.reward[order].astype(jnp.float32)
+
+    def combine(later, earlier):
+        # (carry, value) pairs of a linear recurrence run backwards in time: G = value + carry x G_next.
+        (c_late, v_late), (c_early, v_early) = later, earlier
+        return c_early * c_late, v_early + c_early * v_late
+
+    _, chronological = jax.lax.associative_scan(combine, (carry[::-1], reward[::-1]))
+    return jnp.zeros_like(reward).at[order].set(chronological[::-1])
+
+
+def with_returns_to_go(replay: Replay, discount: float) -> Replay:
+    """The replay with return_to_go filled in (for sampling only: not kept in the learner's state)."""
+    return replay.replace(data=replay.data._replace(return_to_go=returns_to_go(replay, discount)))
 
 
 def gather_windows(replay: Replay, start: jax.Array, stream: jax.Array, length: int) -> Transition:

@@ -39,6 +39,8 @@ class LearnerSpec:
     target_ema: float
     bootstrap: str
     """'target', 'search' or 'lookahead' (see LossConfig.bootstrap)."""
+    value_lower_bound: bool
+    """Value targets are raised to the replay's return to the episode end (LossConfig.value_lower_bound)."""
     total_env_steps: int
     """The run's length, which the PER beta and off-policy schedules are measured against."""
 
@@ -60,4 +62,5 @@ class LearnerSpec:
             prioritized=replay.prioritized, sample_to_head=replay.sample_to_head, priority_alpha=replay.priority_alpha,
             priority_beta_start=replay.priority_beta_start, priority_eps=replay.priority_eps,
             target_update_interval=loss.target_update_interval, target_ema=loss.target_ema,
-            bootstrap=loss.bootstrap, total_env_steps=config.total_env_steps)
+            bootstrap=loss.bootstrap, value_lower_bound=loss.value_lower_bound,
+            total_env_steps=config.total_env_steps)

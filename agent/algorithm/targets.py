@@ -23,6 +23,11 @@ the replay keeps beside row t (the next row holds the next episode's first):
 Without it the last n states before a time limit would get targets near 1..n
 while states that look the same elsewhere get the full discounted return: the
 value head would be taught that a time limit it cannot see is near.
+
+With a lower bound (LossConfig.value_lower_bound: the window's return_to_go, the
+discounted reward the replay holds from row k to its episode's end),
+
+    value_k = max(value_k, G_k)   where row k is in row 0's episode and valid.
 """
 from __future__ import annotations
 
@@ -99,6 +104,10 @@ def n_step_targets(window: Transition, bootstrap_value: jax.Array, unroll_steps:
 
     ks = jnp.arange(k_steps + 1)
     value = jax.vmap(value_at)(ks)
+    if window.return_to_go is not None:
+        # Past a termination (alive 0) row k's return belongs to the next episode: the target stays 0.
+        in_episode = (alive * valid)[: k_steps + 1] > 0
+        value = jnp.where(in_episode, jnp.maximum(value, window.return_to_go[: k_steps + 1]), value)
     reward = jnp.concatenate([jnp.zeros((1,)), rewards[:k_steps]])
     return Targets(
         value=value,
