@@ -81,8 +81,9 @@ class LossConfig:
     """Raise each value target to at least the discounted reward the replay holds from that step to
     the end of its episode (or to the newest step of an unfinished one): what was actually earned
     from there, however far away the episode ended. A lower bound on the optimal value only in a
-    deterministic env with rewards >= 0 (CartPole); it lets the value see a failure 200 steps away
-    without waiting for 20 target-network copies to carry it back 10 steps at a time."""
+    deterministic env with rewards >= 0 (CartPole); a long survival raises the value of the steps that
+    led to it at once, without waiting for 20 target-network copies to carry it back 10 steps at a
+    time (a failure can only leave a target as it is: the floor never lowers one)."""
 
 
 @dataclass(frozen=True)

@@ -149,8 +149,10 @@ def main(args: Args) -> dict:
     _finished(train(config), config)  # a run cut short by a signal is not summarised
     per_seed = [per_seed_results(seed, rows) for seed, rows in rows_by_seed(read_metrics(Path(config.out))).items()]
     report = {
-        "benchmark": "CartPole-v1, default preset (python train.py), seeds vmapped in one run"
-                     + ("" if args.variant == "default" else f"; variant {args.variant}: {VARIANTS[args.variant][0]}"),
+        "benchmark": ("CartPole-v1, default preset (python train.py), seeds vmapped in one run"
+                      if args.variant == "default" else
+                      f"CartPole-v1, the preset with variant {args.variant} ({VARIANTS[args.variant][0]}), "
+                      "seeds vmapped in one run"),
         "eval": f"20 episodes, greedy Gumbel search, every {args.eval_every} env steps",
         "wall_clock": "of the whole vmapped run (all seeds at once), compilation and evaluations included",
         "train_config": dataclasses.asdict(config),

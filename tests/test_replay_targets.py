@@ -95,19 +95,27 @@ def test_termination_zeroes_what_follows_and_stops_bootstrapping():
 
 
 def test_returns_to_go_sum_each_rows_rewards_to_its_episodes_end_across_the_ring_edge():
-    # Capacity 8, 13 steps written: rows hold t = 5..12. t = 7 terminates, t = 10 hits a time limit,
-    # t = 11..12 are a running episode (its return stops at the newest row).
-    g, rewards = 0.5, [float(t) for t in range(13)]
+    # Capacity 8, 13 steps written: rows hold t = 5..12. Stream 0: t = 7 terminates, t = 10 hits a
+    # time limit, t = 11..12 are a running episode (its return stops at the newest row). Stream 1 has
+    # other rewards and one termination, at t = 9, so that streams cannot be mixed up unseen.
+    g = 0.5
+    rewards = {0: [float(t) for t in range(13)], 1: [10.0 - t for t in range(13)]}
+    terminal = {0: (7,), 1: (9,)}
+    limit = {0: (10,), 1: ()}
     buf = replay_lib.init(transition(0), capacity=8)
     for t in range(13):
-        buf = replay_lib.add(buf, transition(t, terminated=t == 7, truncated=t == 10, reward=rewards[t]))
-    expected, following = {}, 0.0
-    for t in range(12, 4, -1):  # backwards in time, as the definition reads
-        following = rewards[t] + (0.0 if t in (7, 10) else g * following)
-        expected[t] = following
+        step = transition(t)._replace(
+            reward=jnp.array([rewards[0][t], rewards[1][t]]),
+            terminated=jnp.array([t in terminal[0], t in terminal[1]]),
+            truncated=jnp.array([t in limit[0], t in limit[1]]))
+        buf = replay_lib.add(buf, step)
     ring = np.asarray(replay_lib.returns_to_go(buf, g))  # [C, E]
-    for t in range(5, 13):
-        np.testing.assert_allclose(ring[t % 8], expected[t], rtol=1e-6)
+    for e in (0, 1):
+        following = 0.0
+        for t in range(12, 4, -1):  # backwards in time, as the definition reads
+            ends = t in terminal[e] or t in limit[e]
+            following = rewards[e][t] + (0.0 if ends else g * following)
+            np.testing.assert_allclose(ring[t % 8, e], following, rtol=1e-6)
     # A buffer not yet full: the unwritten rows (zeros) count for nothing.
     young = replay_lib.init(transition(0), capacity=8)
     for t in range(3):
