@@ -84,3 +84,14 @@ def test_the_learning_curve_counts_how_often_a_seed_stays_solved():
     assert steady["later_evals_at_least_475_fraction"] == 0.667
     assert never["later_evals_at_least_475_fraction"] is None and last["later_evals_at_least_475_fraction"] is None
     assert summarize_staying([steady, never, last]) == {"seeds": 1, "mean": 0.667, "lowest": 0.667}
+
+
+def test_a_learning_curve_variant_is_the_studys_change_and_an_unknown_one_is_refused(tmp_path):
+    from benchmarks import learning_curve, sample_efficiency
+
+    config = learning_curve.run_config(learning_curve.Args(variant="per_episode_50"), tmp_path)
+    expected = sample_efficiency.VARIANTS["per_episode_50"][1](preset("cartpole")).replay
+    assert config.replay == expected and config.replay.updates_per_episode == 50
+    assert learning_curve.run_config(learning_curve.Args(), tmp_path).replay == preset("cartpole").replay
+    with pytest.raises(SystemExit, match="unknown --variant 'nope'; choose one of: default,"):
+        learning_curve.run_config(learning_curve.Args(variant="nope"), tmp_path)
