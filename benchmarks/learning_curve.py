@@ -61,6 +61,11 @@ def first_reaching(rows: list[dict], threshold: float) -> dict | None:
     return None
 
 
+def preset_label(args: Args) -> str:
+    """What was trained, for the results' text and the plot's title."""
+    return "default preset" if args.variant == "default" else f"the preset with variant {args.variant}"
+
+
 def run_config(args: Args, out_root: Path):
     """The default preset (with `args.variant`'s change) at this budget, all seeds in one run,
     evaluated every `eval_every` steps, never stopping early."""
@@ -149,10 +154,9 @@ def main(args: Args) -> dict:
     _finished(train(config), config)  # a run cut short by a signal is not summarised
     per_seed = [per_seed_results(seed, rows) for seed, rows in rows_by_seed(read_metrics(Path(config.out))).items()]
     report = {
-        "benchmark": ("CartPole-v1, default preset (python train.py), seeds vmapped in one run"
-                      if args.variant == "default" else
-                      f"CartPole-v1, the preset with variant {args.variant} ({VARIANTS[args.variant][0]}), "
-                      "seeds vmapped in one run"),
+        "benchmark": (f"CartPole-v1, {preset_label(args)} ("
+                      + ("python train.py" if args.variant == "default" else VARIANTS[args.variant][0])
+                      + "), seeds vmapped in one run"),
         "eval": f"20 episodes, greedy Gumbel search, every {args.eval_every} env steps",
         "wall_clock": "of the whole vmapped run (all seeds at once), compilation and evaluations included",
         "train_config": dataclasses.asdict(config),
@@ -162,7 +166,7 @@ def main(args: Args) -> dict:
         "seeds": per_seed,
     }
     report = write_results(out_dir / f"{args.name}.json", report, args, started)
-    plot(per_seed, out_dir / f"{args.name}.png", f"CartPole-v1, {'default preset' if args.variant == 'default' else args.variant} — {cpu_model()}")
+    plot(per_seed, out_dir / f"{args.name}.png", f"CartPole-v1, {preset_label(args)} — {cpu_model()}")
     print(json.dumps(report["summary"], indent=2))
     return report
 

@@ -27,7 +27,7 @@ value head would be taught that a time limit it cannot see is near.
 With a lower bound (LossConfig.value_lower_bound: the window's return_to_go, the
 discounted reward the replay holds from row k to its episode's end),
 
-    value_k = max(value_k, G_k)   where row k is in row 0's episode and valid.
+    value_k = max(value_k, G_k)   where row k is in row 0's episode (alive_k = 1).
 """
 from __future__ import annotations
 
@@ -105,8 +105,9 @@ def n_step_targets(window: Transition, bootstrap_value: jax.Array, unroll_steps:
     ks = jnp.arange(k_steps + 1)
     value = jax.vmap(value_at)(ks)
     if window.return_to_go is not None:
-        # Past a termination (alive 0) row k's return belongs to the next episode: the target stays 0.
-        in_episode = (alive * valid)[: k_steps + 1] > 0
+        # Past an episode's end (alive 0: a termination, or a time limit, after which nothing is valid
+        # either) row k's return belongs to the next episode: the target stays as it is.
+        in_episode = alive[: k_steps + 1] > 0
         value = jnp.where(in_episode, jnp.maximum(value, window.return_to_go[: k_steps + 1]), value)
     reward = jnp.concatenate([jnp.zeros((1,)), rewards[:k_steps]])
     return Targets(
