@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     import tyro
 
     import envs
-    from agent.config import ALGORITHMS, ConfigError, TrainConfig, preset
+    from agent.config import ALGORITHMS, ConfigError, TrainConfig, load_config, preset
     from agent.host.checkpoint import CheckpointError
     from agent.host.run import NonFiniteLossError, train
     from agent.host.run_dir import RunLockedError
@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"means; per seed: {', '.join(f'{m:.0f}' for m in result.final_eval_means)}")
         print(f"final evaluation: {result.final_eval_mean:.1f} ± {result.final_eval_std:.1f} ({what}) "
               f"after {result.env_steps} env steps, {updates_label(result)}, {result.wall_s:.0f} s")
+    if result.stopped_early == "time":
+        ran = load_config(result.run_dir)  # also when resuming (config is None then)
+        print(f"stopped at the wall-clock limit (--max-wall-s {ran.max_wall_s:g}) after {result.env_steps} of "
+              f"{ran.total_env_steps} env steps")
     if result.gymnasium_eval_mean is not None:
         print(f"on gymnasium's own env: {result.gymnasium_eval_mean:.1f} mean return"
               f"{'' if len(result.final_eval_means or [0]) == 1 else ' (median over seeds)'}")

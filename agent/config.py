@@ -164,6 +164,11 @@ class TrainConfig:
     """Run folder (empty: runs/<env>-s<seed>-<time>)."""
     total_env_steps: int = 5_000
     """Stop after this many env steps (summed over the parallel envs)."""
+    max_wall_s: float | None = None
+    """Also stop once the run has taken this many wall seconds, compilation and evaluations included
+    (checked after each iteration, so it overshoots by up to one iteration and one evaluation): the
+    run evaluates, saves a checkpoint and ends. None: no limit. For a fixed time budget (a borrowed
+    GPU, a CI job); the env steps it reached are in the records. The clock counts across resumes."""
     num_envs: int = 4
     """Parallel envs stepped together (each with its own search)."""
     devices: int = 0
@@ -424,6 +429,8 @@ def validate(config: TrainConfig) -> None:
     need(e.episodes > 0, "eval.episodes", e.episodes, "must be > 0")
     need(e.every_env_steps > 0, "eval.every-env-steps", e.every_env_steps, "must be > 0")
     need(e.num_simulations > 0, "eval.num-simulations", e.num_simulations, "must be > 0")
+    need(config.max_wall_s is None or config.max_wall_s > 0, "max-wall-s", config.max_wall_s,
+         "must be > 0 seconds (or None: no limit)")
     need(config.planner.num_simulations > 0, "planner.num-simulations", config.planner.num_simulations,
          "must be > 0")
     need(n.hidden > 0 and n.latent > 0 and n.layers >= 0, "network.hidden", n.hidden,

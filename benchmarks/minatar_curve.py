@@ -3,8 +3,10 @@ against a uniformly random policy's return on the same env.
 
     python -m benchmarks.minatar_curve                      # the committed CPU run (about an hour)
     python -m benchmarks.minatar_curve --seeds 1 --total-env-steps 500   # a quick look
+    python -m benchmarks.minatar_curve --seeds 4 --total-env-steps 100000 --max-wall-s 300   # a GPU lease
 
-Writes benchmarks/results/NAME.{json,md,png} (default NAME: breakout_minatar_cpu): per seed the
+
+Writes benchmarks/results/NAME.{json,md,png} (default NAME: breakout_minatar_<platform>, e.g. _cpu, _gpu): per seed the
 evaluation curve (mean return of `eval_episodes` greedy-search episodes, by env steps and by wall
 seconds, compilation included), the mean of its last three evaluations, the random policy's mean
 return over `random_episodes` full episodes with its standard error, and the provenance.
@@ -26,7 +28,7 @@ import envs
 from agent.config import preset
 from agent.host.records import read_metrics, rows_by_seed
 from benchmarks.learning_curve import plot
-from benchmarks.provenance import RESULTS, cpu_model, write_results
+from benchmarks.provenance import RESULTS, device_label, write_results
 from benchmarks.runs import train_or_reuse
 
 ENV = "breakout-minatar"
@@ -48,8 +50,11 @@ class Args:
     """Greedy-search episodes per evaluation."""
     random_episodes: int = 1_024
     """Episodes of the uniformly random policy behind the baseline."""
-    name: str = "breakout_minatar_cpu"
-    """Output file stem (NAME.json, NAME.md, NAME.png)."""
+    max_wall_s: float | None = None
+    """Stop the run after this many wall seconds, compilation included (None: run the whole budget).
+    For a machine lent for minutes: the results say how many env steps each seed reached."""
+    name: str = ""
+    """Output file stem (NAME.json, NAME.md, NAME.png; default breakout_minatar_<platform>)."""
     out_dir: str = str(RESULTS)
     """Folder for the results."""
     runs_dir: str = "runs/minatar_curve"
@@ -60,7 +65,7 @@ def run_config(args: Args):
     """The preset at this budget, all seeds in one run, never stopping early."""
     base = preset(ENV)
     return dataclasses.replace(
-        base, seed=0, seeds=args.seeds, total_env_steps=args.total_env_steps,
+        base, seed=0, seeds=args.seeds, total_env_steps=args.total_env_steps, max_wall_s=args.max_wall_s,
         out=str(Path(args.runs_dir) / f"{ENV}-{args.seeds}seeds-{args.total_env_steps}"),
         eval=dataclasses.replace(base.eval, episodes=args.eval_episodes, every_env_steps=args.eval_every,
                                  stop_at_return=None))
@@ -117,23 +122,31 @@ def table(report: dict) -> str:
 
 
 def markdown(report: dict) -> str:
-    return (f"# Breakout-MinAtar, the `{ENV}` preset ({len(report['seeds'])} seeds vmapped, "
-            f"{report['train_config']['total_env_steps']:,} env steps each)\n\n" + table(report))
+    budget = report["train_config"]["total_env_steps"]
+    reached = report["seeds"][0]["env_steps"]  # the seeds step together
+    steps = f"{budget:,} env steps each" if reached >= budget else \
+        f"{reached:,} of {budget:,} env steps each, stopped at {report['train_config']['max_wall_s']:g} wall seconds"
+    return (f"# Breakout-MinAtar, the `{ENV}` preset ({len(report['seeds'])} seeds vmapped, {steps}, "
+            f"{report.get('device', 'CPU')})\n\n" + table(report))
 
 
 def main(args: Args) -> dict:
     if args.seeds < 1 or args.total_env_steps < 1 or args.eval_every < 1 or args.eval_episodes < 1 \
-            or args.random_episodes < 2:
+            or args.random_episodes < 2 or (args.max_wall_s is not None and args.max_wall_s <= 0):
         raise SystemExit("--seeds, --total-env-steps, --eval-every and --eval-episodes must be >= 1, "
-                         "--random-episodes >= 2")
+                         "--random-episodes >= 2, --max-wall-s > 0")
     started = time.perf_counter()
+    platform = jax.devices()[0].platform
+    args = dataclasses.replace(args, name=args.name or f"breakout_minatar_{platform}")
     config = run_config(args)
     train_or_reuse(config)
     per_seed = [per_seed_results(seed, rows) for seed, rows in rows_by_seed(read_metrics(Path(config.out))).items()]
     returns = random_policy_returns(envs.make(ENV), args.random_episodes, jax.random.PRNGKey(12_345))
     random_mean = float(jnp.mean(returns))
     report = {
-        "benchmark": f"{ENV}, the preset (python train.py --env {ENV}) at a CPU budget, seeds vmapped in one run",
+        "benchmark": f"{ENV}, the preset (python train.py --env {ENV}) at a {platform.upper()} budget, seeds vmapped "
+                     f"in one run" + (f", stopped after {args.max_wall_s:g} wall seconds" if args.max_wall_s else ""),
+        "device": device_label(),
         "eval": f"{args.eval_episodes} episodes per evaluation, greedy Gumbel search with "
                 f"{config.eval.num_simulations} simulations, every {args.eval_every:,} env steps",
         "wall_clock": "of the whole vmapped run (all seeds at once), compilation and evaluations included",
@@ -145,7 +158,7 @@ def main(args: Args) -> dict:
     out_dir = Path(args.out_dir)
     report = write_results(out_dir / f"{args.name}.json", report, args, started)
     (out_dir / f"{args.name}.md").write_text(markdown(report))
-    plot(per_seed, out_dir / f"{args.name}.png", f"Breakout-MinAtar, {ENV} preset — {cpu_model()}",
+    plot(per_seed, out_dir / f"{args.name}.png", f"Breakout-MinAtar, {ENV} preset — {device_label()}",
          lines=((random_mean, "--", "uniformly random policy"),), ylabel="eval return (greedy search)")
     print(markdown(report))
     return report

@@ -46,6 +46,14 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def device_label() -> str:
+    """What ran the program, for a plot title: the accelerator's kind (e.g. 'NVIDIA H200') where JAX
+    has one, else the CPU's model."""
+    device = jax.devices()[0]
+    kind = getattr(device, "device_kind", "") if device.platform != "cpu" else ""
+    return kind or cpu_model()
+
+
 def machine() -> dict:
     devices = jax.devices()
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "os": platform.platform(),
@@ -76,8 +84,14 @@ def provenance(args: Any, started: float) -> dict:
     # Results written earlier in the same session are not code: they do not make the tree dirty.
     status = _git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results")
     changed = None if status is None else [line[3:] for line in status.splitlines()]
+    commit = _git("rev-parse", "HEAD")
+    # A copy of a clean checkout without its .git (a borrowed GPU machine gets the files alone) names
+    # the commit it was copied from in GLASSZERO_COMMIT; the file says where the commit came from.
+    source = "git" if commit else ("GLASSZERO_COMMIT (a copy without .git; dirty unknown)"
+                                   if os.environ.get("GLASSZERO_COMMIT") else None)
     return {
-        "commit": _git("rev-parse", "HEAD"),
+        "commit": commit or os.environ.get("GLASSZERO_COMMIT"),
+        "commit_source": source,
         "dirty": None if changed is None else bool(changed),
         "uncommitted": changed,
         "command": command_line(),

@@ -74,8 +74,10 @@ def train_or_reuse(config) -> float:
         checkpoints = Checkpoints(out)
         latest = checkpoints.latest_step()
         checkpoints.close()
-        if latest is not None and latest >= config.total_env_steps:
-            host = out / "checkpoints" / f"{latest}.json"
-            return json.loads(host.read_text()).get("wall_s", 0.0) if host.exists() else 0.0
+        host = out / "checkpoints" / f"{latest}.json"
+        wall_s = json.loads(host.read_text()).get("wall_s", 0.0) if latest is not None and host.exists() else 0.0
+        out_of_time = config.max_wall_s is not None and wall_s >= config.max_wall_s
+        if latest is not None and (latest >= config.total_env_steps or out_of_time):
+            return wall_s
         return _finished(train(resume=out, quiet=True), config)
     return _finished(train(config, quiet=True), config)

@@ -297,6 +297,18 @@ def main(args: Args) -> dict:
     else:
         grid = list(itertools.product(args.policies, args.batches, args.simulations, args.actions, args.networks))
         repeats = args.repeats
+    name = args.name or ("search_quick" if args.quick else f"search_{jax.devices()[0].platform}")
+    out = Path(args.out_dir)
+
+    def report_of(points: list[dict]) -> dict:
+        return {
+            "benchmark": "search throughput: glasszero planner vs plain mctx vs networks alone",
+            "device": device_name(), "repeats": repeats, "quick": args.quick,
+            "points_measured": f"{len(points)} of {len(grid)}",
+            "min_ratio_glasszero_over_mctx": min(p["ratio_glasszero_over_mctx"] for p in points),
+            "points": points,
+        }
+
     points = []
     for i, (policy, batch, sims, actions, network) in enumerate(grid):
         p = measure_point(policy, batch, sims, actions, network, repeats, args.max_depth)
@@ -305,15 +317,9 @@ def main(args: Args) -> dict:
               f"glasszero {p['glasszero']['simulations_per_s']:12,.0f} sims/s, "
               f"mctx {p['mctx']['simulations_per_s']:12,.0f}, networks {p['networks']['simulations_per_s']:12,.0f}, "
               f"ratio {p['ratio_glasszero_over_mctx']:.3f}", flush=True)
-    name = args.name or ("search_quick" if args.quick else f"search_{jax.devices()[0].platform}")
-    report = {
-        "benchmark": "search throughput: glasszero planner vs plain mctx vs networks alone",
-        "device": device_name(), "repeats": repeats, "quick": args.quick,
-        "min_ratio_glasszero_over_mctx": min(p["ratio_glasszero_over_mctx"] for p in points),
-        "points": points,
-    }
-    out = Path(args.out_dir)
-    report = write_results(out / f"{name}.json", report, args, started)
+        if i + 1 < len(grid):  # a sweep cut short (a lease's time limit) keeps what it measured, labelled
+            write_results(out / f"{name}.json", report_of(points), args, started)
+    report = write_results(out / f"{name}.json", report_of(points), args, started)
     cpu = report["provenance"]["machine"]["cpu"]
     (out / f"{name}.md").write_text(
         f"# {report['benchmark']}\n\ndevice: {report['device']} ({cpu}), jax {jax.__version__}, "

@@ -54,6 +54,18 @@ def test_provenance_names_commit_command_machine_and_versions(tmp_path):
     assert set(provenance({}, 0.0)) >= PROVENANCE_KEYS
 
 
+def test_a_copy_without_git_takes_its_commit_from_glasszero_commit_and_says_so(monkeypatch):
+    from benchmarks import provenance as prov
+
+    monkeypatch.setattr(prov, "_git", lambda *args: None)  # as on a machine that got the files alone
+    monkeypatch.delenv("GLASSZERO_COMMIT", raising=False)
+    assert prov.provenance({}, 0.0)["commit"] is None
+    monkeypatch.setenv("GLASSZERO_COMMIT", "ab" * 20)
+    made = prov.provenance({}, 0.0)
+    assert made["commit"] == "ab" * 20 and made["dirty"] is None
+    assert made["commit_source"].startswith("GLASSZERO_COMMIT")
+
+
 def test_a_benchmark_refuses_to_reuse_a_run_trained_with_another_config(tmp_path):
     old = dataclasses.replace(preset("chain"), out=str(tmp_path))
     save_config(tmp_path, old)  # what train.py leaves in a run folder

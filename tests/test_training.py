@@ -55,6 +55,7 @@ def test_iteration_compiles_once(config):
     ({"replay": dataclasses.replace(TINY.replay, batch_size=-1)}, "--replay.batch-size -1"),
     ({"loss": dataclasses.replace(TINY.loss, unroll_steps=0)}, "--loss.unroll-steps 0"),
     ({"env": "pong"}, "--env 'pong'"),
+    ({"max_wall_s": -5.0}, "--max-wall-s -5.0 is invalid: must be > 0"),
     ({"devices": 3}, "--num-envs 2 is invalid: must be a multiple of --devices 3"),
     ({"replay": dataclasses.replace(TINY.replay, capacity_per_env=8, batch_size=64)},
      "--replay.capacity-per-env 8.*smaller than a batch"),
@@ -117,6 +118,23 @@ def test_resume_continues_counters_and_loads_parameters_bit_exactly(tmp_path):
     steps = [row["env_steps"] for row in read_metrics(tmp_path / "run")]
     assert steps == sorted(steps) and steps[-1] == second.env_steps
     assert (tmp_path / "run" / "config.json").exists()
+
+
+def test_a_wall_clock_limit_ends_the_run_evaluated_and_saved_and_a_benchmark_reuses_it(tmp_path):
+    from benchmarks.runs import train_or_reuse
+
+    config = dataclasses.replace(TINY, max_wall_s=1e-3, out=str(tmp_path / "run"))  # spent by the first iteration
+    result = train(config, quiet=True)
+    assert result.stopped_early == "time"
+    assert result.env_steps == TINY.env_steps_per_iteration < config.total_env_steps
+    assert result.final_eval_mean is not None  # evaluated at the stop, not only every 1,000 steps
+    rows = read_metrics(tmp_path / "run")
+    assert rows[-1]["env_steps"] == result.env_steps and rows[-1]["eval_return_mean"] is not None
+    checkpoints = Checkpoints(tmp_path / "run")
+    assert checkpoints.latest_step() == result.env_steps
+    checkpoints.close()
+    train_or_reuse(config)  # out of time already: reused as finished, not resumed for another iteration
+    assert read_metrics(tmp_path / "run") == rows
 
 
 def test_sigterm_saves_and_the_run_resumes(tmp_path):

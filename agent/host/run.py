@@ -64,7 +64,7 @@ class RunResult:
     final_eval_mean: float | None
     final_eval_std: float | None
     gymnasium_eval_mean: float | None
-    stopped_early: str | None  # "signal", "target" or None
+    stopped_early: str | None  # "signal", "target", "time" (max_wall_s) or None
     wall_s: float
     state: object = None  # the final TrainState (device arrays, [S, ...])
     final_eval_means: list[float] | None = None
@@ -256,7 +256,8 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             first = {"compile_s": compile_s,
                      "env_stepping": host_loop.description if host_loop else "jitted"}
             extra = {**device_memory(), **(first if iterations == 1 else {})}
-            evaluated = env_steps >= next_eval or env_steps >= config.total_env_steps
+            out_of_time = config.max_wall_s is not None and wall() >= config.max_wall_s
+            evaluated = env_steps >= next_eval or env_steps >= config.total_env_steps or out_of_time
             if evaluated:
                 while next_eval <= env_steps:
                     next_eval += config.eval.every_env_steps
@@ -279,6 +280,8 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             target = config.eval.stop_at_return
             if evaluated and target is not None and bool(np.all(last_eval.mean(axis=1) >= target)):
                 stopped = "target"  # every seed's latest evaluation reached it
+            if out_of_time and not stopped:
+                stopped = "time"
             if stop.signal_name:
                 stopped = "signal"
             if env_steps >= next_ckpt or stopped or (max_iterations and iterations >= max_iterations):
@@ -287,7 +290,7 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
                 checkpoints.save(env_steps, state, host_counters())
             if stopped or (max_iterations and iterations >= max_iterations):
                 break
-        done = env_steps >= config.total_env_steps or stopped == "target"
+        done = env_steps >= config.total_env_steps or stopped in ("target", "time")
         if done and checkpoints.latest_step() != env_steps:
             checkpoints.save(env_steps, state, host_counters())
     # gymnasium's env runs in this process alone: a multi-process run skips it.
