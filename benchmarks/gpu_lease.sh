@@ -8,6 +8,7 @@
 #
 #   OUT=/path/to/results benchmarks/gpu_lease.sh
 #   OUT=/tmp/x BATCHES=1 MINATAR_S=20 benchmarks/gpu_lease.sh      # a smoke test on a CPU
+#   OUT=... TOTAL_S=570 benchmarks/gpu_lease.sh   # MinAtar gets what the sweep leaves of 570 s
 #
 # Packages the machine lacks can come as wheels in .whl/ (installed into /tmp/site, nothing else
 # touched). A copy of a clean checkout without its .git names its commit in .whl/COMMIT, which the
@@ -18,6 +19,8 @@ PY=${PY:-python3}
 BATCHES=${BATCHES:-1 16 256 1024 8192}
 SEARCH_S=${SEARCH_S:-300}    # the sweep is stopped after this; it keeps the points it measured
 MINATAR_S=${MINATAR_S:-200}  # the training run's wall-clock budget (benchmarks.minatar_curve --max-wall-s)
+MARGIN_S=120                 # after the run's budget: its last evaluation, the random baseline, the plot
+START=$(date +%s)
 LOG=$OUT/gpu_lease.log
 mkdir -p "$OUT"
 if ls .whl/*.whl >/dev/null 2>&1; then
@@ -33,8 +36,10 @@ export PYTHONUNBUFFERED=1
 timeout "$SEARCH_S" $PY -m benchmarks.search_throughput --policies gumbel muzero --batches $BATCHES --simulations 50 \
   --actions 18 --name search_gpu --out-dir "$OUT" 2>&1 | tee -a "$LOG"
 echo "search sweep exit: $?" | tee -a "$LOG"
-# The run stops itself at MINATAR_S; the margin covers its last evaluation and the random baseline.
-timeout $((MINATAR_S + 120)) $PY -m benchmarks.minatar_curve --seeds 4 --total-env-steps 100000 \
+# The run stops itself at MINATAR_S; with TOTAL_S, MINATAR_S is what is left of it after the sweep.
+if [ -n "${TOTAL_S:-}" ]; then MINATAR_S=$((TOTAL_S - ($(date +%s) - START) - MARGIN_S)); fi
+echo "minatar wall budget: $MINATAR_S s" | tee -a "$LOG"
+timeout $((MINATAR_S + MARGIN_S)) $PY -m benchmarks.minatar_curve --seeds 4 --total-env-steps 100000 \
   --max-wall-s "$MINATAR_S" --eval-every 2000 --name breakout_minatar_gpu --out-dir "$OUT" \
   --runs-dir /tmp/gpu_lease_runs 2>&1 | tee -a "$LOG"
 echo "minatar exit: $?" | tee -a "$LOG"
