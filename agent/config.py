@@ -353,7 +353,8 @@ def validate(config: TrainConfig) -> None:
         need(math.isfinite(value), name, value, "must be a finite number")
 
     env_name = envs.canonical_name(config.env)
-    need(envs.exists(env_name), "env", config.env, f"valid names: {envs.describe_names()}")
+    if not envs.exists(env_name):  # the list is built only here: it asks ale-py for its games
+        need(False, "env", config.env, f"valid names: {envs.describe_names()}")
     try:
         envs.make(config.env, **config.env_kwargs)
     except (TypeError, ValueError) as err:

@@ -84,16 +84,21 @@ def provenance(args: Any, started: float) -> dict:
     # Results written earlier in the same session are not code: they do not make the tree dirty.
     status = _git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results")
     changed = None if status is None else [line[3:] for line in status.splitlines()]
-    commit = _git("rev-parse", "HEAD")
-    # A copy of a clean checkout without its .git (a borrowed GPU machine gets the files alone) names
-    # the commit it was copied from in GLASSZERO_COMMIT; the file says where the commit came from.
-    source = "git" if commit else ("GLASSZERO_COMMIT (a copy without .git; dirty unknown)"
-                                   if os.environ.get("GLASSZERO_COMMIT") else None)
+    head = _git("rev-parse", "HEAD")
+    # A copy of a clean checkout (a borrowed GPU machine gets the files, and a .git that may be older
+    # than them) names the commit it was copied from in GLASSZERO_COMMIT. That wins, and the copy's own
+    # git view is kept beside it, so a reader sees both.
+    named = os.environ.get("GLASSZERO_COMMIT")
+    if named:
+        return {"commit": named, "commit_source": "GLASSZERO_COMMIT (the files of a clean checkout of it, copied)",
+                "dirty": None, "uncommitted": None, "copy_git": {"head": head, "uncommitted": changed},
+                **_run_facts(args, started)}
+    return {"commit": head, "commit_source": "git", "dirty": None if changed is None else bool(changed),
+            "uncommitted": changed, **_run_facts(args, started)}
+
+
+def _run_facts(args: Any, started: float) -> dict:
     return {
-        "commit": commit or os.environ.get("GLASSZERO_COMMIT"),
-        "commit_source": source,
-        "dirty": None if changed is None else bool(changed),
-        "uncommitted": changed,
         "command": command_line(),
         "args": dataclasses.asdict(args) if dataclasses.is_dataclass(args) else args,
         "machine": machine(),

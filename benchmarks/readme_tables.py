@@ -105,8 +105,13 @@ def ablation_tables(name: str) -> Callable[[Path], str]:
     return table
 
 
-def search_throughput(results: Path) -> str:
-    r = load(results, "search_cpu")
+def search_throughput(name: str) -> Callable[[Path], str]:
+    """The sweep's table of a search-throughput result NAME.json (search_cpu, search_gpu)."""
+    return lambda results: _search_throughput(results, name)
+
+
+def _search_throughput(results: Path, name: str) -> str:
+    r = load(results, name)
     lines = [("| policy | batch | sims | A | glasszero sims/s | mctx sims/s | speed-up over mctx | networks alone sims/s "
              "| bound: networks alone / mctx | identical action weights |"),
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -114,7 +119,7 @@ def search_throughput(results: Path) -> str:
         g, m, n = (p[k]["simulations_per_s"] for k in ("glasszero", "mctx", "networks"))
         lines.append(f"| {p['policy']} | {p['batch']} | {p['simulations']} | {p['actions']} | {g:,.0f} | {m:,.0f} | "
                      f"{g / m:.2f}x | {n:,.0f} | {n / m:.1f}x | {'yes' if p['same_action_weights_as_mctx'] else 'NO'} |")
-    return "\n".join(lines) + "\n\n" + source(r, "search_cpu")
+    return "\n".join(lines) + "\n\n" + source(r, name)
 
 
 def search_profile(results: Path) -> str:
@@ -182,9 +187,12 @@ def seed_batch(results: Path) -> str:
     return "\n".join(lines) + "\n\n" + source(r, "seed_batch_cpu")
 
 
-def breakout_minatar(results: Path) -> str:
-    r = load(results, "breakout_minatar_cpu")
-    return minatar_curve.table(r) + "\n" + source(r, "breakout_minatar_cpu")
+def breakout_minatar(name: str) -> Callable[[Path], str]:
+    """The per-seed table of a MinAtar learning-curve result NAME.json (breakout_minatar_cpu, _gpu)."""
+    def table(results: Path) -> str:
+        r = load(results, name)
+        return minatar_curve.table(r) + "\n" + source(r, name)
+    return table
 
 
 TABLES: dict[str, Callable[[Path], str]] = {
@@ -193,13 +201,15 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "soak": soak,
     "cartpole_cpu": cartpole_curve("cartpole_cpu"),
     "cartpole_cpu_per_episode_50": cartpole_curve("cartpole_cpu_per_episode_50"),
-    "breakout_minatar_cpu": breakout_minatar,
+    "breakout_minatar_cpu": breakout_minatar("breakout_minatar_cpu"),
+    "breakout_minatar_gpu": breakout_minatar("breakout_minatar_gpu"),
     "objectives_cartpole": objectives,
     "misgeneralization_main": misgeneralization_main,
     "misgeneralization_sweep": misgeneralization_sweep,
     "ablation_cartpole": ablation_tables("ablation_cartpole"),
     "ablation_breakout": ablation_tables("ablation_breakout"),
-    "search_cpu": search_throughput,
+    "search_cpu": search_throughput("search_cpu"),
+    "search_gpu": search_throughput("search_gpu"),
     "search_cpu_puct": puct_speed,
     "search_profile": search_profile,
 }

@@ -1,4 +1,8 @@
 """The env interface: conformance of every registered env, and errors that say what to fix."""
+import subprocess
+import sys
+from pathlib import Path
+
 import gymnasium
 import jax
 import jax.numpy as jnp
@@ -62,6 +66,16 @@ def test_unknown_env_name_lists_the_valid_ones():
     with pytest.raises(ValueError, match="unknown env 'cartpol'.*valid names: bandit, breakout-minatar, cartpole, "
                                          "chain, cheese_in_corner, coin_at_end"):
         envs.make("cartpol")
+
+
+def test_checking_a_valid_env_name_does_not_import_ale_py():
+    # The list of valid names asks ale-py for its games; a machine without ale-py (a GPU image) must
+    # still train the JAX envs, and no run should pay for the import.
+    code = ("import sys; from agent.config import preset, validate; validate(preset('breakout-minatar')); "
+            "print('ale_py' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "False", out.stderr
 
 
 def test_steps_after_the_end_are_absorbing():

@@ -54,16 +54,21 @@ def test_provenance_names_commit_command_machine_and_versions(tmp_path):
     assert set(provenance({}, 0.0)) >= PROVENANCE_KEYS
 
 
-def test_a_copy_without_git_takes_its_commit_from_glasszero_commit_and_says_so(monkeypatch):
+def test_a_copy_names_its_commit_in_glasszero_commit_and_keeps_its_own_git_view_beside_it(monkeypatch):
     from benchmarks import provenance as prov
 
-    monkeypatch.setattr(prov, "_git", lambda *args: None)  # as on a machine that got the files alone
+    # As on the GPU machine of 2026-11-29: the copied files were commit c113ceb, the copy's .git said
+    # cd6362b with those files uncommitted.
+    views = {"rev-parse": "cd" * 20, "status": " M train.py"}
+    monkeypatch.setattr(prov, "_git", lambda *args: views[args[0]])
     monkeypatch.delenv("GLASSZERO_COMMIT", raising=False)
-    assert prov.provenance({}, 0.0)["commit"] is None
+    plain = prov.provenance({}, 0.0)
+    assert (plain["commit"], plain["commit_source"], plain["dirty"]) == ("cd" * 20, "git", True)
     monkeypatch.setenv("GLASSZERO_COMMIT", "ab" * 20)
     made = prov.provenance({}, 0.0)
-    assert made["commit"] == "ab" * 20 and made["dirty"] is None
-    assert made["commit_source"].startswith("GLASSZERO_COMMIT")
+    assert made["commit"] == "ab" * 20 and made["commit_source"].startswith("GLASSZERO_COMMIT")
+    assert made["copy_git"] == {"head": "cd" * 20, "uncommitted": ["train.py"]}
+    assert set(made) >= PROVENANCE_KEYS
 
 
 def test_a_benchmark_refuses_to_reuse_a_run_trained_with_another_config(tmp_path):
