@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     if result.stopped_early == "time":
         ran = load_config(result.run_dir)  # also when resuming (config is None then)
         print(f"stopped at the wall-clock limit (--max-wall-s {ran.max_wall_s:g}) after {result.env_steps} of "
-              f"{ran.total_env_steps} env steps")
+              f"{ran.total_env_steps} env steps; continue for as long again with: python train.py --resume "
+              f"{result.run_dir}")
     if result.gymnasium_eval_mean is not None:
         print(f"on gymnasium's own env: {result.gymnasium_eval_mean:.1f} mean return"
               f"{'' if len(result.final_eval_means or [0]) == 1 else ' (median over seeds)'}")

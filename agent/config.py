@@ -165,10 +165,11 @@ class TrainConfig:
     total_env_steps: int = 5_000
     """Stop after this many env steps (summed over the parallel envs)."""
     max_wall_s: float | None = None
-    """Also stop once the run has taken this many wall seconds, compilation and evaluations included
-    (checked after each iteration, so it overshoots by up to one iteration and one evaluation): the
-    run evaluates, saves a checkpoint and ends. None: no limit. For a fixed time budget (a borrowed
-    GPU, a CI job); the env steps it reached are in the records. The clock counts across resumes."""
+    """Also stop once this call of train has run this many wall seconds, compilation and evaluations
+    included (checked after each iteration, so it overshoots by up to one iteration and one
+    evaluation): the run evaluates, saves a checkpoint and ends (no gymnasium evaluation). None: no
+    limit. For a fixed time budget (a borrowed GPU, a CI job); the env steps it reached are in the
+    records. `--resume` continues such a run for as many seconds again."""
     num_envs: int = 4
     """Parallel envs stepped together (each with its own search)."""
     devices: int = 0

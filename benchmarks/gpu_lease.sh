@@ -4,16 +4,21 @@
 #      -> search_gpu.{json,md,png}
 #   2. Breakout-MinAtar, the preset with 4 seeds vmapped, for as many env steps as fit MINATAR_S
 #      wall seconds (compilation included) -> breakout_minatar_gpu.{json,md,png}
-# and one log of both, gpu_lease.log. Copy the results into benchmarks/results/.
+# and one log of both, gpu_lease.log. Copy the results into benchmarks/results/. (The committed
+# search_gpu came from this script; breakout_minatar_gpu from its MinAtar command run alone, by hand,
+# after ale-py was missing on the first try: the JSON records the exact command.)
 #
 #   OUT=/path/to/results benchmarks/gpu_lease.sh
 #   OUT=/tmp/x BATCHES=1 MINATAR_S=20 benchmarks/gpu_lease.sh      # a smoke test on a CPU
 #   OUT=... TOTAL_S=570 benchmarks/gpu_lease.sh   # MinAtar gets what the sweep leaves of 570 s
 #
 # Packages the machine lacks can come as wheels in .whl/ (installed into /tmp/site, nothing else
-# touched). A copy of a clean checkout without its .git names its commit in .whl/COMMIT, which the
-# results record as such (benchmarks/provenance.py).
+# touched). The H200 image of 2026-11 (Python 3.12, jax 0.11.2, flax, optax, chex, orbax) lacked
+# mctx, tyro (+ docstring_parser, shtab, typeguard), gymnax, gymnasium (+ farama-notifications),
+# tensorboardX and ale-py. A copy of a clean checkout names its commit in .whl/COMMIT
+# (`git rev-parse HEAD > .whl/COMMIT`), which the results record (benchmarks/provenance.py).
 set -u -o pipefail
+cd "$(dirname "$0")/.."  # the repository root: .whl/ and `python -m benchmarks...` are read from there
 OUT=${OUT:?set OUT to the folder for the results}
 PY=${PY:-python3}
 BATCHES=${BATCHES:-1 16 256 1024 8192}
@@ -38,6 +43,9 @@ timeout "$SEARCH_S" $PY -m benchmarks.search_throughput --policies gumbel muzero
 echo "search sweep exit: $?" | tee -a "$LOG"
 # The run stops itself at MINATAR_S; with TOTAL_S, MINATAR_S is what is left of it after the sweep.
 if [ -n "${TOTAL_S:-}" ]; then MINATAR_S=$((TOTAL_S - ($(date +%s) - START) - MARGIN_S)); fi
+if [ "$MINATAR_S" -lt 1 ]; then
+  echo "minatar skipped: $MINATAR_S s left of TOTAL_S=${TOTAL_S:-}" | tee -a "$LOG"; exit 0
+fi
 echo "minatar wall budget: $MINATAR_S s" | tee -a "$LOG"
 timeout $((MINATAR_S + MARGIN_S)) $PY -m benchmarks.minatar_curve --seeds 4 --total-env-steps 100000 \
   --max-wall-s "$MINATAR_S" --eval-every 2000 --name breakout_minatar_gpu --out-dir "$OUT" \

@@ -66,7 +66,8 @@ def run_config(args: Args):
     base = preset(ENV)
     return dataclasses.replace(
         base, seed=0, seeds=args.seeds, total_env_steps=args.total_env_steps, max_wall_s=args.max_wall_s,
-        out=str(Path(args.runs_dir) / f"{ENV}-{args.seeds}seeds-{args.total_env_steps}"),
+        out=str(Path(args.runs_dir) / (f"{ENV}-{args.seeds}seeds-{args.total_env_steps}"
+                                       + (f"-{args.max_wall_s:g}s" if args.max_wall_s else ""))),
         eval=dataclasses.replace(base.eval, episodes=args.eval_episodes, every_env_steps=args.eval_every,
                                  stop_at_return=None))
 
@@ -145,7 +146,8 @@ def main(args: Args) -> dict:
     random_mean = float(jnp.mean(returns))
     report = {
         "benchmark": f"{ENV}, the preset (python train.py --env {ENV}) at a {platform.upper()} budget, seeds vmapped "
-                     f"in one run" + (f", stopped after {args.max_wall_s:g} wall seconds" if args.max_wall_s else ""),
+                     f"in one run" + (f", stopped after {args.max_wall_s:g} wall seconds"
+                                      if per_seed[0]["env_steps"] < args.total_env_steps else ""),
         "device": device_label(),
         "eval": f"{args.eval_episodes} episodes per evaluation, greedy Gumbel search with "
                 f"{config.eval.num_simulations} simulations, every {args.eval_every:,} env steps",

@@ -14,6 +14,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -90,6 +91,9 @@ def provenance(args: Any, started: float) -> dict:
     # git view is kept beside it, so a reader sees both.
     named = os.environ.get("GLASSZERO_COMMIT")
     if named:
+        if not re.fullmatch(r"[0-9a-f]{40}", named):
+            raise ValueError(f"GLASSZERO_COMMIT={named!r} is not a full commit hash; set it to the output of "
+                             f"`git rev-parse HEAD` in the clean checkout that was copied")
         return {"commit": named, "commit_source": "GLASSZERO_COMMIT (the files of a clean checkout of it, copied)",
                 "dirty": None, "uncommitted": None, "copy_git": {"head": head, "uncommitted": changed},
                 **_run_facts(args, started)}

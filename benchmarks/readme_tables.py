@@ -32,8 +32,9 @@ def source(report: dict, name: str) -> str:
     """The line under every table: which file, which commit, which machine."""
     p = report["provenance"]
     m = p["machine"]
+    named = " (named by GLASSZERO_COMMIT)" if (p.get("commit_source") or "").startswith("GLASSZERO_COMMIT") else ""
     return (f"<sub>From [{name}.json](benchmarks/results/{name}.json): `{p['command']}` at commit "
-            f"{(p['commit'] or 'unknown')[:10]}{' (uncommitted changes)' if p['dirty'] else ''}, {m['cpu']} "
+            f"{(p['commit'] or 'unknown')[:10]}{named}{' (uncommitted changes)' if p['dirty'] else ''}, {m['cpu']} "
             f"({m['cores']} cores, {m['accelerator']}), jax {p['versions']['jax']}, {p['wall_s']:,.0f} s.</sub>\n")
 
 
@@ -119,7 +120,10 @@ def _search_throughput(results: Path, name: str) -> str:
         g, m, n = (p[k]["simulations_per_s"] for k in ("glasszero", "mctx", "networks"))
         lines.append(f"| {p['policy']} | {p['batch']} | {p['simulations']} | {p['actions']} | {g:,.0f} | {m:,.0f} | "
                      f"{g / m:.2f}x | {n:,.0f} | {n / m:.1f}x | {'yes' if p['same_action_weights_as_mctx'] else 'NO'} |")
-    return "\n".join(lines) + "\n\n" + source(r, name)
+    measured = r.get("points_measured", "")  # "k of n" since the GPU sweep; older files hold whole sweeps
+    cut = measured.split(" of ")[0] != measured.split(" of ")[-1]
+    return ("\n".join(lines) + "\n\n" + (f"The sweep was cut short: {measured} points measured.\n\n" if cut else "")
+            + source(r, name))
 
 
 def search_profile(results: Path) -> str:

@@ -64,7 +64,8 @@ def _refuse_other_config(out: Path, config) -> None:
 
 
 def train_or_reuse(config) -> float:
-    """Trains `config` into config.out unless a finished run is there (resumes a stopped one),
+    """Trains `config` into config.out unless a finished run is there (its env-step budget done, or
+    stopped by its wall-clock budget; a run stopped otherwise is resumed),
     so a rerun of a long benchmark redoes nothing that is done. Returns the run's training
     wall seconds (read from its last checkpoint when reused). Raises RunStopped if a signal
     stops the run: the benchmark must not summarise a run cut short."""
@@ -74,10 +75,10 @@ def train_or_reuse(config) -> float:
         checkpoints = Checkpoints(out)
         latest = checkpoints.latest_step()
         checkpoints.close()
-        host = out / "checkpoints" / f"{latest}.json"
-        wall_s = json.loads(host.read_text()).get("wall_s", 0.0) if latest is not None and host.exists() else 0.0
-        out_of_time = config.max_wall_s is not None and wall_s >= config.max_wall_s
-        if latest is not None and (latest >= config.total_env_steps or out_of_time):
-            return wall_s
+        host_file = out / "checkpoints" / f"{latest}.json"
+        host = json.loads(host_file.read_text()) if latest is not None and host_file.exists() else {}
+        # A run its wall-clock budget stopped (max_wall_s) is finished too: resuming would add as much again.
+        if latest is not None and (latest >= config.total_env_steps or host.get("stopped") == "time"):
+            return host.get("wall_s", 0.0)
         return _finished(train(resume=out, quiet=True), config)
     return _finished(train(config, quiet=True), config)

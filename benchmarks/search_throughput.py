@@ -309,6 +309,16 @@ def main(args: Args) -> dict:
             "points": points,
         }
 
+    def write(points: list[dict]) -> dict:
+        report = write_results(out / f"{name}.json", report_of(points), args, started)
+        cpu = report["provenance"]["machine"]["cpu"]
+        (out / f"{name}.md").write_text(
+            f"# {report['benchmark']}\n\ndevice: {report['device']} ({cpu}), jax {jax.__version__}, "
+            f"mctx {mctx.__version__}, median of {repeats} interleaved repeats, {report['points_measured']} "
+            f"points measured\n\n" + markdown_table(points))
+        plot(points, out / f"{name}.png", f"{report['device']} ({cpu}), jax {jax.__version__}, mctx {mctx.__version__}")
+        return report
+
     points = []
     for i, (policy, batch, sims, actions, network) in enumerate(grid):
         p = measure_point(policy, batch, sims, actions, network, repeats, args.max_depth)
@@ -317,14 +327,7 @@ def main(args: Args) -> dict:
               f"glasszero {p['glasszero']['simulations_per_s']:12,.0f} sims/s, "
               f"mctx {p['mctx']['simulations_per_s']:12,.0f}, networks {p['networks']['simulations_per_s']:12,.0f}, "
               f"ratio {p['ratio_glasszero_over_mctx']:.3f}", flush=True)
-        if i + 1 < len(grid):  # a sweep cut short (a lease's time limit) keeps what it measured, labelled
-            write_results(out / f"{name}.json", report_of(points), args, started)
-    report = write_results(out / f"{name}.json", report_of(points), args, started)
-    cpu = report["provenance"]["machine"]["cpu"]
-    (out / f"{name}.md").write_text(
-        f"# {report['benchmark']}\n\ndevice: {report['device']} ({cpu}), jax {jax.__version__}, "
-        f"mctx {mctx.__version__}, median of {repeats} interleaved repeats\n\n" + markdown_table(points))
-    plot(points, out / f"{name}.png", f"{report['device']} ({cpu}), jax {jax.__version__}, mctx {mctx.__version__}")
+        report = write(points)  # after every point: a sweep cut short (a lease's limit) keeps what it measured
     return report
 
 

@@ -69,6 +69,9 @@ def test_a_copy_names_its_commit_in_glasszero_commit_and_keeps_its_own_git_view_
     assert made["commit"] == "ab" * 20 and made["commit_source"].startswith("GLASSZERO_COMMIT")
     assert made["copy_git"] == {"head": "cd" * 20, "uncommitted": ["train.py"]}
     assert set(made) >= PROVENANCE_KEYS
+    monkeypatch.setenv("GLASSZERO_COMMIT", "c113ceb")  # a short hash cannot be checked against the history
+    with pytest.raises(ValueError, match="not a full commit hash"):
+        prov.provenance({}, 0.0)
 
 
 def test_a_benchmark_refuses_to_reuse_a_run_trained_with_another_config(tmp_path):

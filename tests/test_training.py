@@ -133,8 +133,10 @@ def test_a_wall_clock_limit_ends_the_run_evaluated_and_saved_and_a_benchmark_reu
     checkpoints = Checkpoints(tmp_path / "run")
     assert checkpoints.latest_step() == result.env_steps
     checkpoints.close()
-    train_or_reuse(config)  # out of time already: reused as finished, not resumed for another iteration
+    train_or_reuse(config)  # stopped by its budget: reused as finished, not resumed for another iteration
     assert read_metrics(tmp_path / "run") == rows
+    again = train(resume=tmp_path / "run", quiet=True)  # a resume gets the budget again: one more iteration
+    assert again.stopped_early == "time" and again.env_steps == 2 * result.env_steps
 
 
 def test_sigterm_saves_and_the_run_resumes(tmp_path):

@@ -86,6 +86,15 @@ def default_run_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{env}-{seeds_label(config)}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def agree(flag: bool) -> bool:
+    """Process 0's `flag`, on every process (a decision from each process's own clock would let one
+    process stop while the others wait for it in a collective). One process: `flag` itself."""
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+    return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
+
+
 class _StopFlag:
     """Turns SIGINT/SIGTERM into a flag checked between iterations."""
 
@@ -197,6 +206,9 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
     recorder = Recorder(run_dir, after_step=restored_step if resuming else None) if main else NullRecorder()
     start = time.perf_counter()
     wall = lambda: wall_offset + time.perf_counter() - start
+    # max_wall_s limits this call (a resumed run gets as many seconds again); the records' wall_s
+    # counts across resumes.
+    out_of_time = lambda: config.max_wall_s is not None and agree(time.perf_counter() - start >= config.max_wall_s)
     last_eval: np.ndarray | None = None  # [S, episodes] returns of the latest evaluation
     stopped = None
     result_gym = None
@@ -204,7 +216,7 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
     title = f"{config.env}, seed {seeds[0]}" if len(seeds) == 1 else f"{config.env}, seeds {seeds[0]}-{seeds[-1]}"
 
     def host_counters():
-        return {"wall_s": wall(), "next_eval": next_eval, "next_checkpoint": next_ckpt}
+        return {"wall_s": wall(), "next_eval": next_eval, "next_checkpoint": next_ckpt, "stopped": stopped}
 
     def per_seed(common: dict, values: dict) -> list[dict]:
         """One row per seed: the common fields, then each seed's entry of every [S] list."""
@@ -256,8 +268,8 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             first = {"compile_s": compile_s,
                      "env_stepping": host_loop.description if host_loop else "jitted"}
             extra = {**device_memory(), **(first if iterations == 1 else {})}
-            out_of_time = config.max_wall_s is not None and wall() >= config.max_wall_s
-            evaluated = env_steps >= next_eval or env_steps >= config.total_env_steps or out_of_time
+            time_is_up = out_of_time()
+            evaluated = env_steps >= next_eval or env_steps >= config.total_env_steps or time_is_up
             if evaluated:
                 while next_eval <= env_steps:
                     next_eval += config.eval.every_env_steps
@@ -280,7 +292,7 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
             target = config.eval.stop_at_return
             if evaluated and target is not None and bool(np.all(last_eval.mean(axis=1) >= target)):
                 stopped = "target"  # every seed's latest evaluation reached it
-            if out_of_time and not stopped:
+            if time_is_up and not stopped:
                 stopped = "time"
             if stop.signal_name:
                 stopped = "signal"
@@ -290,7 +302,7 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
                 checkpoints.save(env_steps, state, host_counters())
             if stopped or (max_iterations and iterations >= max_iterations):
                 break
-        done = env_steps >= config.total_env_steps or stopped in ("target", "time")
+        done = env_steps >= config.total_env_steps or stopped == "target"  # "time": saved above, no gymnasium eval
         if done and checkpoints.latest_step() != env_steps:
             checkpoints.save(env_steps, state, host_counters())
     # gymnasium's env runs in this process alone: a multi-process run skips it.
