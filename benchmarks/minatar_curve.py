@@ -5,7 +5,6 @@ against a uniformly random policy's return on the same env.
     python -m benchmarks.minatar_curve --seeds 1 --total-env-steps 500   # a quick look
     python -m benchmarks.minatar_curve --seeds 4 --total-env-steps 100000 --max-wall-s 300   # a GPU lease
 
-
 Writes benchmarks/results/NAME.{json,md,png} (default NAME: breakout_minatar_<platform>, e.g. _cpu, _gpu): per seed the
 evaluation curve (mean return of `eval_episodes` greedy-search episodes, by env steps and by wall
 seconds, compilation included), the mean of its last three evaluations, the random policy's mean

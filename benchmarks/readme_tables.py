@@ -120,8 +120,8 @@ def _search_throughput(results: Path, name: str) -> str:
         g, m, n = (p[k]["simulations_per_s"] for k in ("glasszero", "mctx", "networks"))
         lines.append(f"| {p['policy']} | {p['batch']} | {p['simulations']} | {p['actions']} | {g:,.0f} | {m:,.0f} | "
                      f"{g / m:.2f}x | {n:,.0f} | {n / m:.1f}x | {'yes' if p['same_action_weights_as_mctx'] else 'NO'} |")
-    measured = r.get("points_measured", "")  # "k of n" since the GPU sweep; older files hold whole sweeps
-    cut = measured.split(" of ")[0] != measured.split(" of ")[-1]
+    measured = r.get("points_measured")  # "k of n" since the GPU sweep; older files hold whole sweeps
+    cut = measured is not None and measured != f"{len(r['points'])} of {len(r['points'])}"
     return ("\n".join(lines) + "\n\n" + (f"The sweep was cut short: {measured} points measured.\n\n" if cut else "")
             + source(r, name))
 

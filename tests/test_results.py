@@ -115,3 +115,18 @@ def test_a_learning_curve_variant_is_the_studys_change_and_an_unknown_one_is_ref
     assert learning_curve.run_config(learning_curve.Args(), tmp_path).replay == preset("cartpole").replay
     with pytest.raises(SystemExit, match="unknown --variant 'nope'; choose one of: default,"):
         learning_curve.run_config(learning_curve.Args(variant="nope"), tmp_path)
+
+
+def test_a_run_stopped_by_its_wall_budget_says_how_far_it_got():
+    from benchmarks.minatar_curve import markdown
+
+    report = json.loads((RESULTS / "breakout_minatar_gpu.json").read_text())
+    assert "31,568 of 100,000 env steps each, stopped at 360 wall seconds, NVIDIA H200" in markdown(report)
+
+
+def test_the_search_table_says_when_its_sweep_was_cut_short(tmp_path):
+    report = json.loads((RESULTS / "search_gpu.json").read_text())
+    assert "cut short" not in readme_tables.search_throughput("search_gpu")(RESULTS)
+    report["points"], report["points_measured"] = report["points"][:3], "3 of 10"
+    (tmp_path / "search_gpu.json").write_text(json.dumps(report))
+    assert "The sweep was cut short: 3 of 10 points measured." in readme_tables.search_throughput("search_gpu")(tmp_path)
