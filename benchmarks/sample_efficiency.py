@@ -1,8 +1,15 @@
-"""What limits sample efficiency on CartPole-v1: one knob changed at a time, 8 seeds each.
+"""What limits sample efficiency on CartPole-v1 (and the gridworlds): one knob changed at a time, 8 seeds each.
 
     python -m benchmarks.sample_efficiency                       # every variant, 8 seeds, 2,000 env steps
     python -m benchmarks.sample_efficiency --variants default td5 --env-steps 2000
     python -m benchmarks.sample_efficiency --list                # the variants and what each changes
+    python -m benchmarks.sample_efficiency --env coin_at_end --env-steps 6000 --eval-every 1000
+
+With `--env coin_at_end` or `cheese_in_corner` the same study runs on a gridworld preset: the
+evaluation return is then the fraction of episodes that reach the goal (reward 1 there, 0
+elsewhere), "solved" is a success rate >= 0.95 (the issue's target for these presets), and each
+evaluation plays 64 training-distribution levels, so that 0.95 is not one failure in 20. Only the
+variants that mean the same on a gridworld are offered there (`--list` shows them).
 
 Each variant is one training run of all its seeds together (`--seeds`, vmapped in one compiled
 program), evaluated with 20 greedy-search episodes every `--eval-every` env steps and never
@@ -14,7 +21,8 @@ later-evaluation fraction over the seeds that reached 475 before their last eval
 Wall seconds are those of the vmapped run (all its seeds at once, compilation included); they
 compare variants with each other, not with a single-seed `python train.py`.
 
-Writes benchmarks/results/NAME.{json,md,png}; the runs stay in --runs-dir (a finished one is
+Writes benchmarks/results/NAME.{json,md,png} (NAME: sample_efficiency, or sample_efficiency_<env>
+for another env); the runs stay in --runs-dir (a finished one is
 reused by a rerun, a stopped one resumed).
 """
 from __future__ import annotations
@@ -39,7 +47,12 @@ from agent.host.records import read_metrics, rows_by_seed
 from benchmarks.provenance import RESULTS, cpu_model, write_results
 from benchmarks.runs import config_differences, train_or_reuse
 
-SOLVED = 475.0
+SOLVED = 475.0  # CartPole-v1: an evaluation return >= 475 counts as solved (gymnasium's own mark)
+GRIDWORLD_SOLVED = 0.95  # the gridworlds: a success rate >= 0.95 on training-distribution levels
+GRIDWORLDS = ("coin_at_end", "cheese_in_corner")
+# Episodes per evaluation: 20 on CartPole (the issue's protocol); on the gridworlds enough that one
+# failure moves the success rate by less than the 0.05 between 0.95 and 1.
+EVAL_EPISODES = {"cartpole": 20, **{env: 64 for env in GRIDWORLDS}}
 
 
 def _loss(**changes) -> Callable[[TrainConfig], TrainConfig]:
@@ -207,22 +220,26 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
 
 @dataclass(frozen=True)
 class Args:
-    """CartPole-v1 sample-efficiency study: one change at a time against the default preset."""
+    """Sample-efficiency study (CartPole-v1, or a gridworld with --env): one change at a time against the
+    env's preset."""
 
-    variants: tuple[str, ...] = tuple(VARIANTS)
-    """Variants to run (python -m benchmarks.sample_efficiency --list shows them)."""
+    env: str = "cartpole"
+    """The env whose preset is studied: cartpole, or a gridworld (coin_at_end, cheese_in_corner)."""
+    variants: tuple[str, ...] = ()
+    """Variants to run (empty: every variant offered for --env; --list shows them)."""
     seeds: int = 8
     """Seeds per variant (seeds 0..seeds-1, vmapped in one program)."""
     env_steps: int = 2_000
     """Env-step budget of every run."""
     eval_every: int = 250
-    """Evaluate (20 episodes, greedy search) every this many env steps."""
-    name: str = "sample_efficiency"
-    """Output file stem (NAME.json, NAME.md, NAME.png)."""
+    """Evaluate (greedy search; 20 episodes on CartPole, 64 on a gridworld) every this many env steps."""
+    name: str = ""
+    """Output file stem (NAME.json, NAME.md, NAME.png); empty: sample_efficiency on CartPole,
+    sample_efficiency_<env> on another env."""
     out_dir: str = str(RESULTS)
     """Folder for the results."""
-    runs_dir: str = "runs/sample_efficiency"
-    """Where the runs are kept (a finished one is reused)."""
+    runs_dir: str = ""
+    """Where the runs are kept (a finished one is reused); empty: runs/<NAME>."""
     list: bool = False
     """Print the variants and exit."""
     render_only: bool = False
@@ -232,27 +249,77 @@ class Args:
     budget and evaluation are copied instead of re-run, each marked with the commit it was measured at."""
 
 
+# On a gridworld: the two changes that made the CartPole preset (its Gumbel Q-scaling and replay
+# ratio; the gridworld presets still have TrainConfig's), then CartPole variants whose change means
+# the same there (the others name CartPole's numbers).
+GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
+    "q_tree": (("Gumbel Q scaled by the tree's value range, as the CartPole preset (default: by the node's "
+               "children's range)"), _planner(gumbel_q_scaling="tree")),
+    "ratio_1": (("replay ratio 1 from the start, as the CartPole preset (default: 4 decaying to 1 over 2,000 env "
+                "steps)"), _replay(replay_ratio_start=1.0)),
+    **{name: VARIANTS[name] for name in ("bootstrap_lookahead", "td5", "target_5")},
+}
+
+
+def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]]:
+    """The variants the study offers on `env`: name -> (what it changes, the change)."""
+    if env == "cartpole":
+        return VARIANTS
+    return {"default": (f"the {env} preset (python train.py --env {env})", lambda c: c), **GRIDWORLD_VARIANTS}
+
+
+def offered_variants(env: str) -> tuple[str, ...]:
+    """The names of registry(env), in order."""
+    return tuple(registry(env))
+
+
+def resolved(args: Args) -> Args:
+    """`args` with its env checked and its empty defaults filled in (variants, name, runs_dir)."""
+    if args.env not in EVAL_EPISODES:
+        raise SystemExit(f"error: the study runs on {', '.join(EVAL_EPISODES)}, not {args.env!r}")
+    offered = offered_variants(args.env)
+    unknown = [v for v in args.variants if v not in offered]
+    if unknown:
+        raise SystemExit(f"error: unknown variants {unknown} for {args.env}; choose from {', '.join(offered)}")
+    name = args.name or ("sample_efficiency" if args.env == "cartpole" else f"sample_efficiency_{args.env}")
+    return replace(args, variants=args.variants or offered, name=name,
+                   runs_dir=args.runs_dir or str(Path("runs") / name))
+
+
+def change_of(env: str, name: str) -> str:
+    """What variant `name` changes against `env`'s preset."""
+    return registry(env)[name][0]
+
+
+def solved_at(env: str) -> float:
+    """The evaluation return that counts as solved on `env`."""
+    return SOLVED if env == "cartpole" else GRIDWORLD_SOLVED
+
+
 def variant_config(args: Args, name: str) -> TrainConfig:
-    base = preset("cartpole")
+    args = resolved(args)
+    base = preset(args.env)
     base = replace(base, seed=0, seeds=args.seeds, total_env_steps=args.env_steps, eval_on_gymnasium=False,
                    out=str(Path(args.runs_dir) / name), checkpoint_every_env_steps=args.env_steps,
-                   eval=replace(base.eval, episodes=20, every_env_steps=args.eval_every, stop_at_return=None))
-    return VARIANTS[name][1](base)
+                   eval=replace(base.eval, episodes=EVAL_EPISODES[args.env], every_env_steps=args.eval_every,
+                                stop_at_return=None))
+    return registry(args.env)[name][1](base)
 
 
-def seed_outcome(rows: list[dict]) -> dict:
-    """One seed's evaluations -> first env step (and wall s) >= SOLVED, later evaluations staying there."""
+def seed_outcome(rows: list[dict], solved: float = SOLVED) -> dict:
+    """One seed's evaluations -> first env step (and wall s) >= `solved`, later evaluations staying there."""
     evals = [r for r in rows if r.get("eval_return_mean") is not None]
-    first = next((i for i, r in enumerate(evals) if r["eval_return_mean"] >= SOLVED), None)
+    first = next((i for i, r in enumerate(evals) if r["eval_return_mean"] >= solved), None)
     later = evals[first + 1:] if first is not None else []
     return {
         "first_solved_env_steps": None if first is None else evals[first]["env_steps"],
         "first_solved_wall_s": None if first is None else round(evals[first]["wall_s"], 1),
         "later_evals": len(later),
-        "later_evals_solved_fraction": (round(sum(r["eval_return_mean"] >= SOLVED for r in later) / len(later), 3)
+        "later_evals_solved_fraction": (round(sum(r["eval_return_mean"] >= solved for r in later) / len(later), 3)
                                         if later else None),
         "final_eval_mean": evals[-1]["eval_return_mean"] if evals else None,
-        "curve": [(r["env_steps"], round(r["wall_s"], 1), round(r["eval_return_mean"], 1)) for r in evals],
+        "curve": [(r["env_steps"], round(r["wall_s"], 1), round(r["eval_return_mean"], 3 if solved < 10 else 1))
+                  for r in evals],
     }
 
 
@@ -276,25 +343,28 @@ def carried_variants(args: Args) -> dict[str, dict]:
     """{variant: result} from --carry-from that this invocation would measure identically."""
     if args.carry_from is None:
         return {}
+    args = resolved(args)
     old = json.loads(Path(args.carry_from).read_text())
     # Fields added since the earlier file take their defaults, as when a saved run is reused.
     old_base = config_from_dict(TrainConfig, old["base_config"])
-    same = ((old["seeds"], old["env_steps"], old["eval_every"]) == (args.seeds, args.env_steps, args.eval_every)
+    same = ((old.get("env", "cartpole"), old["seeds"], old["env_steps"], old["eval_every"])
+            == (args.env, args.seeds, args.env_steps, args.eval_every)
             and not config_differences(old_base, variant_config(args, "default")))
     if not same:
-        raise SystemExit(f"error: {args.carry_from} was measured with another base config, seeds, budget or "
+        raise SystemExit(f"error: {args.carry_from} was measured with another env, base config, seeds, budget or "
                          f"evaluation; nothing can be carried over from it")
     commit = old["provenance"].get("commit")
     return {v["variant"]: {**v, "measured_at_commit": v.get("measured_at_commit", commit)}
-            for v in old["variants"] if v["variant"] in VARIANTS and VARIANTS[v["variant"]][0] == v["change"]}
+            for v in old["variants"]
+            if v["variant"] in offered_variants(args.env) and change_of(args.env, v["variant"]) == v["change"]}
 
 
 def run_variant(args: Args, name: str) -> dict:
     config = variant_config(args, name)
     wall = train_or_reuse(config)
-    per_seed = [{"seed": seed, **seed_outcome(rows)}
+    per_seed = [{"seed": seed, **seed_outcome(rows, solved_at(args.env))}
                 for seed, rows in rows_by_seed(read_metrics(Path(config.out))).items()]
-    return {"variant": name, "change": VARIANTS[name][0], "run_wall_s": round(wall, 1),
+    return {"variant": name, "change": change_of(args.env, name), "run_wall_s": round(wall, 1),
             "summary": summarize(per_seed), "seeds": per_seed}
 
 
@@ -314,11 +384,26 @@ def table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def env_title(report: dict) -> str:
+    """'CartPole-v1' or the gridworld's name (files written before --env existed are CartPole's)."""
+    env = report.get("env", "cartpole")
+    return "CartPole-v1" if env == "cartpole" else env
+
+
 def markdown(report: dict) -> str:
-    return (f"# CartPole-v1 sample efficiency ({report['seeds']} seeds per variant, {report['env_steps']:,} env steps)"
-            f"\n\nFirst 20-episode greedy evaluation >= 475 (every {report['eval_every']} env steps); 'stay': over "
-            f"the seeds that reached 475 before their last evaluation, the mean fraction of their later evaluations "
-            f"still >= 475.\n\n" + table(report) + _carried_note(report))
+    env, solved = report.get("env", "cartpole"), report["solved_at"]
+    episodes = report.get("eval_episodes", 20)
+    if env == "cartpole":
+        mark = f"First {episodes}-episode greedy evaluation >= {solved:g}"
+    else:
+        mark = (f"First greedy evaluation ({episodes} training-distribution levels) whose success rate (the mean "
+                f"return: reward 1 at the goal) is >= {solved:g}; env steps and wall seconds are those of that "
+                f"evaluation")
+    return (f"# {env_title(report)} sample efficiency ({report['seeds']} seeds per variant, "
+            f"{report['env_steps']:,} env steps)"
+            f"\n\n{mark} (every {report['eval_every']} env steps); 'stay': over "
+            f"the seeds that reached {solved:g} before their last evaluation, the mean fraction of their later "
+            f"evaluations still >= {solved:g}.\n\n" + table(report) + _carried_note(report))
 
 
 def _carried_note(report: dict) -> str:
@@ -343,23 +428,26 @@ def plot(report: dict, path: Path) -> None:
             ax.plot(c[:, 0], c[:, 2], lw=0.7, alpha=0.5)
         length = min(len(c) for c in curves)
         ax.plot(curves[0][:length, 0], np.median([c[:length, 2] for c in curves], axis=0), c="black", lw=2)
-        ax.axhline(SOLVED, ls="--", c="gray", lw=1)
+        ax.axhline(report["solved_at"], ls="--", c="gray", lw=1)
         ax.set_title(v["variant"], fontsize=9)
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(variants):]:
         ax.axis("off")
     fig.supxlabel("env steps")
-    fig.supylabel("eval return (20 episodes)")
-    fig.suptitle(f"CartPole-v1: each seed (thin) and the median (black) — {cpu_model()}", fontsize=10)
+    episodes = report.get("eval_episodes", 20)
+    fig.supylabel(f"eval return ({episodes} episodes)" if report.get("env", "cartpole") == "cartpole"
+                  else f"success rate ({episodes} levels)")
+    fig.suptitle(f"{env_title(report)}: each seed (thin) and the median (black) — {cpu_model()}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
 def main(args: Args) -> dict | None:
+    args = resolved(args)
     if args.list:
-        for name, (change, _) in VARIANTS.items():
-            print(f"{name:16s} {change}")
+        for name in args.variants:
+            print(f"{name:16s} {change_of(args.env, name)}")
         return None
     out_dir = Path(args.out_dir)
     if args.render_only:
@@ -367,9 +455,6 @@ def main(args: Args) -> dict | None:
         (out_dir / f"{args.name}.md").write_text(markdown(report))
         plot(report, out_dir / f"{args.name}.png")
         return report
-    unknown = [v for v in args.variants if v not in VARIANTS]
-    if unknown:
-        raise SystemExit(f"error: unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     started = time.perf_counter()
     carried = carried_variants(args)
     results = {name: carried[name] for name in args.variants if name in carried}
@@ -384,8 +469,9 @@ def main(args: Args) -> dict | None:
         if not measured and i < len(args.variants) - 1:
             continue
         variants = [results[n] for n in args.variants if n in results]
-        report = {"benchmark": "CartPole-v1 sample efficiency, one change at a time", "seeds": args.seeds,
-                  "env_steps": args.env_steps, "eval_every": args.eval_every, "solved_at": SOLVED,
+        report = {"benchmark": f"{env_title({'env': args.env})} sample efficiency, one change at a time",
+                  "env": args.env, "seeds": args.seeds, "env_steps": args.env_steps, "eval_every": args.eval_every,
+                  "eval_episodes": EVAL_EPISODES[args.env], "solved_at": solved_at(args.env),
                   "variants_done": f"{len(variants)} of {len(args.variants)}",
                   "base_config": dataclasses.asdict(variant_config(args, "default")), "variants": variants}
         report = write_results(out_dir / f"{args.name}.json", report, args, started)

@@ -86,8 +86,29 @@ def test_the_study_carries_over_only_variants_measured_with_the_same_setup():
     carried = carried_variants(Args(carry_from=committed))
     assert set(carried) == {v["variant"] for v in json.loads(Path(committed).read_text())["variants"]}
     assert all(len(v["measured_at_commit"]) == 40 for v in carried.values())
-    with pytest.raises(SystemExit, match="another base config, seeds"):
+    with pytest.raises(SystemExit, match="another env, base config, seeds"):
         carried_variants(Args(carry_from=committed, seeds=4))
+    with pytest.raises(SystemExit, match="another env"):  # CartPole's results are no gridworld's
+        carried_variants(Args(carry_from=committed, env="coin_at_end"))
+
+
+def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_variants():
+    from benchmarks.sample_efficiency import (
+        offered_variants,
+        resolved,
+        seed_outcome,
+        variant_config,
+    )
+    args = resolved(Args(env="coin_at_end"))
+    assert (args.name, args.runs_dir) == ("sample_efficiency_coin_at_end", "runs/sample_efficiency_coin_at_end")
+    assert "td30" not in offered_variants("coin_at_end") and "q_tree" not in offered_variants("cartpole")
+    config = variant_config(args, "q_tree")
+    assert (config.env, config.eval.episodes, config.planner.gumbel_q_scaling) == ("coin_at_end", 64, "tree")
+    rows = [{"env_steps": 1000 * i, "wall_s": i, "eval_return_mean": r} for i, r in enumerate((0.5, 0.95, 0.9, 1.0), 1)]
+    outcome = seed_outcome(rows, solved=0.95)
+    assert (outcome["first_solved_env_steps"], outcome["later_evals_solved_fraction"]) == (2000, 0.5)
+    with pytest.raises(SystemExit, match="choose from default, q_tree"):
+        resolved(Args(env="coin_at_end", variants=("td30",)))
 
 
 def test_the_learning_curve_counts_how_often_a_seed_stays_solved():
