@@ -176,9 +176,12 @@ def soak(results: Path) -> str:
     return "\n".join(lines) + "\n\n" + source(r, "soak")
 
 
-def sample_efficiency(results: Path) -> str:
-    r = load(results, "sample_efficiency")
-    return sample_efficiency_table(r) + "\n" + source(r, "sample_efficiency")
+def sample_efficiency(name: str) -> Callable[[Path], str]:
+    """The variant table of a sample-efficiency study NAME.json (CartPole's, or a gridworld's)."""
+    def table(results: Path) -> str:
+        r = load(results, name)
+        return sample_efficiency_table(r) + "\n" + source(r, name)
+    return table
 
 
 def seed_batch(results: Path) -> str:
@@ -200,7 +203,8 @@ def breakout_minatar(name: str) -> Callable[[Path], str]:
 
 
 TABLES: dict[str, Callable[[Path], str]] = {
-    "sample_efficiency": sample_efficiency,
+    "sample_efficiency": sample_efficiency("sample_efficiency"),
+    "sample_efficiency_coin_at_end": sample_efficiency("sample_efficiency_coin_at_end"),
     "seed_batch_cpu": seed_batch,
     "soak": soak,
     "cartpole_cpu": cartpole_curve("cartpole_cpu"),

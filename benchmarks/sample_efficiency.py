@@ -215,6 +215,11 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
                                           "targets raised to the return to the episode's end (default: 1 per env "
                                           "step, the n-step target alone)"),
                                          lambda c: _loss(value_lower_bound=True)(_per_episode(50)(c))),
+    # Old data in the value targets: the replay holds the whole run, and early episodes are short, so
+    # most episode starts in it come from early policies; their n-step targets sum the rewards of
+    # actions that fell over within the window. A replay of the newest steps only drops them.
+    **{f"capacity_{steps}": ((f"replay holds the newest {steps} steps of each env, {4 * steps:,} env steps (default "
+                             f"4,096 each: the whole run)"), _replay(capacity_per_env=steps)) for steps in (128, 256)},
 }
 
 
