@@ -275,7 +275,19 @@ def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConf
     """The variants the study offers on `env`: name -> (what it changes, the change)."""
     if env == "cartpole":
         return VARIANTS
-    return {"default": (f"the {env} preset (python train.py --env {env})", lambda c: c), **GRIDWORLD_VARIANTS}
+    return {"default": ((f"the {env} preset with replay ratio 4 decaying to 1 and values bootstrapped on the target "
+                        f"network's v(s) (TrainConfig's; coin_at_end's preset before this study)"), lambda c: c),
+            **GRIDWORLD_VARIANTS}
+
+
+def study_base(env: str) -> TrainConfig:
+    """The config the variants change: the env's preset; on a gridworld with TrainConfig's replay ratio
+    and bootstrap, which the coin_at_end preset had when the study ran (it now has ratio_1_lookahead's),
+    so that the study's variants keep their meaning."""
+    base = preset(env)
+    if env == "cartpole":
+        return base
+    return _loss(bootstrap="target")(_replay(replay_ratio_start=4.0)(base))
 
 
 def offered_variants(env: str) -> tuple[str, ...]:
@@ -308,7 +320,7 @@ def solved_at(env: str) -> float:
 
 def variant_config(args: Args, name: str) -> TrainConfig:
     args = resolved(args)
-    base = preset(args.env)
+    base = study_base(args.env)
     base = replace(base, seed=0, seeds=args.seeds, total_env_steps=args.env_steps, eval_on_gymnasium=False,
                    out=str(Path(args.runs_dir) / name), checkpoint_every_env_steps=args.env_steps,
                    eval=replace(base.eval, episodes=EVAL_EPISODES[args.env], every_env_steps=args.eval_every,
