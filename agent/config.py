@@ -228,9 +228,9 @@ PRESETS: dict[str, TrainConfig] = {
     # The goal-misgeneralization gridworlds (benchmarks/misgeneralization.py): a shorter discount so
     # that values tell near from far within an episode of 20-40 steps; the maze needs more steps.
     # coin_at_end also learns at one update per env step from the start and bootstraps its value
-    # targets on the target network's best one-step lookahead: with both, all 8 seeds of
-    # benchmarks/results/sample_efficiency_coin_at_end.json reach a success rate >= 0.95 within
-    # 6,000 env steps, against 2 of 8 without (ratio_1_lookahead); cheese_in_corner is not measured.
+    # targets on the target network's best one-step lookahead: with both (ratio_1_lookahead), all 8
+    # seeds of benchmarks/results/sample_efficiency_coin_at_end.json reach a success rate >= 0.95
+    # within 6,000 env steps, against 2 of 8 without; cheese_in_corner is not measured.
     **{name: TrainConfig(env=name, total_env_steps=steps, discount=0.95, eval_on_gymnasium=False,
                          eval=EvalConfig(episodes=32, every_env_steps=1_000), **changes)
        for name, steps, changes in (
