@@ -259,18 +259,19 @@ class Args:
 # On a gridworld: the two changes that made the CartPole preset (its Gumbel Q-scaling and replay
 # ratio; the study's gridworld base, study_base, has TrainConfig's), then CartPole variants whose
 # change means the same there (the others name CartPole's numbers), then combinations.
+_ratio_1 = _replay(replay_ratio_start=1.0)
 GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "q_tree": (("Gumbel Q scaled by the tree's value range, as the CartPole preset (default: by the node's "
                "children's range)"), _planner(gumbel_q_scaling="tree")),
     "ratio_1": (("replay ratio 1 from the start, as the CartPole preset (default: 4 decaying to 1 over 2,000 env "
-                "steps)"), _replay(replay_ratio_start=1.0)),
+                "steps)"), _ratio_1),
     **{name: VARIANTS[name] for name in ("bootstrap_lookahead", "td5", "target_5")},
     # ratio_1 with the lookahead (favoured by a 4-seed probe before td5 and target_5 had run); then
     # ratio_1 with wider networks.
     "ratio_1_lookahead": ("ratio_1 and bootstrap_lookahead together",
-                          lambda c: _loss(bootstrap="lookahead")(_replay(replay_ratio_start=1.0)(c))),
+                          lambda c: VARIANTS["bootstrap_lookahead"][1](_ratio_1(c))),
     "ratio_1_width_128": ("ratio_1 with hidden width and latent 128 (default 64)",
-                          lambda c: _network(hidden=128, latent=128)(_replay(replay_ratio_start=1.0)(c))),
+                          lambda c: VARIANTS["width_128"][1](_ratio_1(c))),
 }
 
 
@@ -291,7 +292,8 @@ def study_base(env: str) -> TrainConfig:
     base = preset(env)
     if env == "cartpole":
         return base
-    return _loss(bootstrap="target")(_replay(replay_ratio_start=4.0)(base))
+    defaults = TrainConfig()
+    return _loss(bootstrap=defaults.loss.bootstrap)(_replay(replay_ratio_start=defaults.replay.replay_ratio_start)(base))
 
 
 def offered_variants(env: str) -> tuple[str, ...]:
@@ -408,18 +410,26 @@ def final_evals(variant: dict) -> str:
     return f"{statistics.median(finals):.2f} ({min(finals):.2f})" if finals else "-"
 
 
+def last_three_evals(variant: dict) -> str:
+    """'median (lowest-highest)' over seeds of the mean of each seed's last three evaluations, e.g.
+    '0.82 (0.66-0.95)': steadier than one evaluation, and its range is the seed-to-seed spread."""
+    means = [statistics.mean(c[2] for c in s["curve"][-3:]) for s in variant["seeds"] if s["curve"]]
+    return f"{statistics.median(means):.2f} ({min(means):.2f}-{max(means):.2f})" if means else "-"
+
+
 def table(report: dict) -> str:
     """The markdown table of every variant (README shows it too, through benchmarks/readme_tables.py).
     A gridworld's table also shows where the seeds ended: a success rate that rises slowly reaches
     0.95 late or never, and the last evaluations tell variants apart where "never" does not."""
     gridworld = report.get("env", "cartpole") != "cartpole"
-    extra = (" final success: median (lowest) |", " ---: |") if gridworld else ("", "")
+    extra = ((" final success: median (lowest) | last 3 evals' mean: median (range) |", " ---: | ---: |")
+             if gridworld else ("", ""))
     lines = ["| variant | change | median env steps | worst seed | never | median wall s (all seeds) | stay |" + extra[0],
              "| --- | --- | ---: | ---: | ---: | ---: | ---: |" + extra[1]]
     for v in report["variants"]:
         s = v["summary"]
         stay = "-" if s["later_evals_solved_fraction_mean"] is None else f"{s['later_evals_solved_fraction_mean']:.2f}"
-        final = f" {final_evals(v)} |" if gridworld else ""
+        final = f" {final_evals(v)} | {last_three_evals(v)} |" if gridworld else ""
         lines.append(f"| {v['variant']} | {v['change']} | {_cell(s['median_env_steps'])} | "
                      f"{_cell(s['worst_env_steps'])} | {s['never']} | {_cell(s['median_wall_s'])} | {stay} |" + final)
     return "\n".join(lines) + "\n"

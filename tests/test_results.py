@@ -11,7 +11,14 @@ from agent.config import preset, save_config
 from benchmarks import readme_tables
 from benchmarks.provenance import RESULTS, ROOT, provenance, write_results
 from benchmarks.runs import OtherConfig, train_or_reuse
-from benchmarks.sample_efficiency import Args, carried_variants
+from benchmarks.sample_efficiency import (
+    Args,
+    carried_variants,
+    offered_variants,
+    resolved,
+    seed_outcome,
+    variant_config,
+)
 
 RESULT_FILES = sorted(RESULTS.glob("*.json"))
 PROVENANCE_KEYS = {"commit", "dirty", "command", "args", "machine", "versions", "wall_s"}
@@ -93,12 +100,6 @@ def test_the_study_carries_over_only_variants_measured_with_the_same_setup():
 
 
 def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_variants():
-    from benchmarks.sample_efficiency import (
-        offered_variants,
-        resolved,
-        seed_outcome,
-        variant_config,
-    )
     args = resolved(Args(env="coin_at_end"))
     assert (args.name, args.runs_dir) == ("sample_efficiency_coin_at_end", "runs/sample_efficiency_coin_at_end")
     assert "td30" not in offered_variants("coin_at_end") and "q_tree" not in offered_variants("cartpole")
