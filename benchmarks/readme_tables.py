@@ -205,6 +205,7 @@ def breakout_minatar(name: str) -> Callable[[Path], str]:
 TABLES: dict[str, Callable[[Path], str]] = {
     "sample_efficiency": sample_efficiency("sample_efficiency"),
     "sample_efficiency_coin_at_end": sample_efficiency("sample_efficiency_coin_at_end"),
+    "sample_efficiency_cheese_in_corner": sample_efficiency("sample_efficiency_cheese_in_corner"),
     "seed_batch_cpu": seed_batch,
     "soak": soak,
     "cartpole_cpu": cartpole_curve("cartpole_cpu"),

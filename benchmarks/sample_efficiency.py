@@ -286,7 +286,7 @@ def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConf
     """The variants the study offers on `env`: name -> (what it changes, the change)."""
     if env == "cartpole":
         return VARIANTS
-    before = "; coin_at_end's preset before this study" if env == "coin_at_end" else ""
+    before = f"; {env}'s preset before this study"
     return {"default": ((f"the {env} preset with replay ratio 4 decaying to 1 and values bootstrapped on the target "
                          f"network's v(s) (TrainConfig's{before})"), lambda c: c),
             **GRIDWORLD_VARIANTS}
@@ -294,7 +294,7 @@ def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConf
 
 def study_base(env: str) -> TrainConfig:
     """The config the variants change: the env's preset; on a gridworld with TrainConfig's replay ratio
-    and bootstrap, which the coin_at_end preset had when the study ran (it now has ratio_1_lookahead's),
+    and bootstrap, which the gridworld presets had when the study ran (they now have ratio_1_lookahead's),
     so that the study's variants keep their meaning."""
     base = preset(env)
     if env == "cartpole":

@@ -105,9 +105,11 @@ def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_vari
     assert "td30" not in offered_variants("coin_at_end") and "q_tree" not in offered_variants("cartpole")
     config = variant_config(args, "q_tree")
     assert (config.env, config.eval.episodes, config.planner.gumbel_q_scaling) == ("coin_at_end", 64, "tree")
-    # The study measures against the preset it started from; its ratio_1_lookahead is the preset now.
-    adopted = variant_config(args, "ratio_1_lookahead")
-    assert (adopted.replay, adopted.loss) == (preset("coin_at_end").replay, preset("coin_at_end").loss)
+    # The study measures against the preset it started from; its ratio_1_lookahead is the preset now,
+    # on both gridworlds.
+    for env in ("coin_at_end", "cheese_in_corner"):
+        adopted = variant_config(resolved(Args(env=env)), "ratio_1_lookahead")
+        assert (adopted.replay, adopted.loss) == (preset(env).replay, preset(env).loss)
     assert variant_config(args, "default").loss.bootstrap == "target"
     rows = [{"env_steps": 1000 * i, "wall_s": i, "eval_return_mean": r} for i, r in enumerate((0.5, 0.95, 0.9, 1.0), 1)]
     outcome = seed_outcome(rows, solved=0.95)
