@@ -110,7 +110,7 @@ def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_vari
     for env in ("coin_at_end", "cheese_in_corner"):
         adopted = variant_config(resolved(Args(env=env)), "ratio_1_lookahead")
         assert (adopted.replay, adopted.loss) == (preset(env).replay, preset(env).loss)
-    assert variant_config(args, "default").loss.bootstrap == "target"
+        assert variant_config(resolved(Args(env=env)), "default").loss.bootstrap == "target"
     rows = [{"env_steps": 1000 * i, "wall_s": i, "eval_return_mean": r} for i, r in enumerate((0.5, 0.95, 0.9, 1.0), 1)]
     outcome = seed_outcome(rows, solved=0.95)
     assert (outcome["first_solved_env_steps"], outcome["later_evals_solved_fraction"]) == (2000, 0.5)
