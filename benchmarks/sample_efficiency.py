@@ -260,6 +260,13 @@ class Args:
 # ratio; the study's gridworld base, study_base, has TrainConfig's), then CartPole variants whose
 # change means the same there (the others name CartPole's numbers), then combinations.
 _ratio_1 = _replay(replay_ratio_start=1.0)
+
+
+def _ratio_1_lookahead(config: TrainConfig) -> TrainConfig:
+    """ratio_1 and bootstrap_lookahead together (the gridworld presets now)."""
+    return VARIANTS["bootstrap_lookahead"][1](_ratio_1(config))
+
+
 GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "q_tree": (("Gumbel Q scaled by the tree's value range, as the CartPole preset (default: by the node's "
                "children's range)"), _planner(gumbel_q_scaling="tree")),
@@ -268,8 +275,7 @@ GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] 
     **{name: VARIANTS[name] for name in ("bootstrap_lookahead", "td5", "target_5")},
     # ratio_1 with the lookahead (favoured by a 4-seed probe before td5 and target_5 had run); then
     # ratio_1 with wider networks.
-    "ratio_1_lookahead": ("ratio_1 and bootstrap_lookahead together",
-                          lambda c: VARIANTS["bootstrap_lookahead"][1](_ratio_1(c))),
+    "ratio_1_lookahead": ("ratio_1 and bootstrap_lookahead together", _ratio_1_lookahead),
     "ratio_1_width_128": ("ratio_1 with hidden width and latent 128 (default 64)",
                           lambda c: VARIANTS["width_128"][1](_ratio_1(c))),
     # ratio_1_lookahead's success still moves by a few levels from one evaluation to the next at the end
@@ -278,8 +284,7 @@ GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] 
     "ratio_1_lookahead_decay": (("ratio_1_lookahead with the learning rate decaying to 0.1 of its peak over as "
                                  "many updates as the run has env steps, at ratio 1 about its length (default "
                                  "20,000)"),
-                                lambda c: _optim(decay_updates=c.total_env_steps)(
-                                    GRIDWORLD_VARIANTS["ratio_1_lookahead"][1](c))),
+                                lambda c: _optim(decay_updates=c.total_env_steps)(_ratio_1_lookahead(c))),
 }
 
 
@@ -287,9 +292,8 @@ def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConf
     """The variants the study offers on `env`: name -> (what it changes, the change)."""
     if env == "cartpole":
         return VARIANTS
-    before = f"; {env}'s preset before this study"
     return {"default": ((f"the {env} preset with replay ratio 4 decaying to 1 and values bootstrapped on the target "
-                         f"network's v(s) (TrainConfig's{before})"), lambda c: c),
+                         f"network's v(s) (TrainConfig's; {env}'s preset before this study)"), lambda c: c),
             **GRIDWORLD_VARIANTS}
 
 

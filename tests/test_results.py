@@ -116,13 +116,14 @@ def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_vari
     assert (outcome["first_solved_env_steps"], outcome["later_evals_solved_fraction"]) == (2000, 0.5)
     with pytest.raises(SystemExit, match="choose from default, q_tree"):
         resolved(Args(env="coin_at_end", variants=("td30",)))
-    # The committed gridworld study carries over whole; `default` takes today's words for the same config.
-    committed = RESULTS / "sample_efficiency_coin_at_end.json"
-    report = json.loads(committed.read_text())
-    carried = carried_variants(Args(env="coin_at_end", env_steps=report["env_steps"], eval_every=report["eval_every"],
-                                    carry_from=str(committed)))
-    assert set(carried) == {v["variant"] for v in report["variants"]}
-    assert carried["default"]["change"].startswith("the coin_at_end preset with replay ratio 4")
+    # The committed gridworld studies carry over whole; `default` takes today's words for the same config.
+    for env in ("coin_at_end", "cheese_in_corner"):
+        committed = RESULTS / f"sample_efficiency_{env}.json"
+        report = json.loads(committed.read_text())
+        carried = carried_variants(Args(env=env, env_steps=report["env_steps"], eval_every=report["eval_every"],
+                                        carry_from=str(committed)))
+        assert set(carried) == {v["variant"] for v in report["variants"]}
+        assert carried["default"]["change"].startswith(f"the {env} preset with replay ratio 4")
 
 
 def test_the_learning_curve_counts_how_often_a_seed_stays_solved():
