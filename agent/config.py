@@ -77,6 +77,15 @@ class LossConfig:
     found there, stored in replay, as in the MuZero paper; needs --value learned) or 'lookahead' (the target
     network's best one-step lookahead there, max_a r(s, a) + discount v(g(s, a)), with its learned model:
     the value of acting greedily from that state, not of the noisy acting policy)."""
+    value_target: str = "td"
+    """'td': every value target is the n-step return above. 'mixed': EfficientZero V2's mixed value
+    target: windows whose first row is more than `mixed_value_age` env steps old learn, at each of
+    their unrolled rows, the root value of a fresh search there with the target parameters (its
+    search-based value estimate), because the rewards in their n-step returns were earned by an older
+    policy; younger windows keep the n-step return. Searches every window of each batch again (as
+    reanalyze does for policies), so an update costs about a search per unrolled row."""
+    mixed_value_age: int = 500
+    """With value_target 'mixed': windows older than this many env steps take the search's value."""
     value_lower_bound: bool = False
     """Raise each value target to at least the discounted reward the replay holds from that step to
     the end of its episode (or to the newest step of an unfinished one): what was actually earned
@@ -250,6 +259,7 @@ ALGORITHMS = ("muzero", "efficientzero")
 ATARI_PREFIX = "atari:"  # every Atari game takes the atari100k preset
 ENV_STEPPINGS = ("auto", "xla", "host")  # TrainConfig.env_stepping
 BOOTSTRAPS = ("target", "search", "lookahead")
+VALUE_TARGETS = ("td", "mixed")
 # EfficientZero's additions, each switched by config fields (see with_additions).
 ADDITIONS = {
     "value_prefix": "value-prefix LSTM (network.value_prefix_horizon 5)",
@@ -434,6 +444,12 @@ def validate(config: TrainConfig) -> None:
     need(l.bootstrap != "search" or config.value == "learned", "loss.bootstrap", l.bootstrap,
          f"'search' bootstraps the value head on the acting search's root values, which with --value "
          f"{config.value} score the hand value, not the learned one; use --loss.bootstrap target")
+    need(l.value_target in VALUE_TARGETS, "loss.value-target", l.value_target,
+         f"choose from {', '.join(VALUE_TARGETS)}")
+    need(l.value_target != "mixed" or config.value == "learned", "loss.value-target", l.value_target,
+         f"'mixed' teaches the value head the fresh searches' root values, which with --value {config.value} "
+         f"score the hand value, not the learned one; use --loss.value-target td")
+    need(l.mixed_value_age >= 0, "loss.mixed-value-age", l.mixed_value_age, "must be >= 0 env steps")
     need(l.target_update_interval > 0, "loss.target-update-interval", l.target_update_interval, "must be > 0")
     need(e.episodes > 0, "eval.episodes", e.episodes, "must be > 0")
     need(e.every_env_steps > 0, "eval.every-env-steps", e.every_env_steps, "must be > 0")

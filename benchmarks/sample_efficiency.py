@@ -222,6 +222,12 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # (4 x steps env steps: the preset's 4 envs).
     **{f"capacity_{steps}": ((f"replay holds the newest {steps} steps of each env, {4 * steps:,} env steps (default "
                              f"4,096 each: the whole run)"), _replay(capacity_per_env=steps)) for steps in (128, 256)},
+    # The same staleness from another side, as EfficientZero V2 treats it: old windows keep their place in
+    # replay but learn the value a fresh search with the target network finds there, not the n-step
+    # return an older policy earned; the newest 500 env steps keep their n-step returns.
+    "mixed_value": (("EfficientZero V2's mixed value target: windows older than 500 env steps learn the root value "
+                     "of a fresh search with the target network (default: the n-step return everywhere)"),
+                    _loss(value_target="mixed", mixed_value_age=500)),
 }
 
 

@@ -18,7 +18,7 @@ from agent.algorithm.iteration import Agent, seed_slice
 from agent.algorithm.learner import (
     lookahead_values,
     make_targets,
-    reanalyze_policy_targets,
+    reanalyze_targets,
     target_values,
     update,
 )
@@ -37,9 +37,11 @@ from networks.support import logits_to_scalar
 from tests.conftest import ROOT, TINY, TINY_ARGS
 
 EFFICIENTZERO = with_algorithm(TINY, "efficientzero")  # every addition on, the value prefix included
+# EfficientZero V2's mixed value target, with windows older than 4 env steps taking search values.
+MIXED_VALUE = dataclasses.replace(TINY, loss=dataclasses.replace(TINY.loss, value_target="mixed", mixed_value_age=4))
 
 
-@pytest.mark.parametrize("config", [TINY, EFFICIENTZERO], ids=["muzero", "efficientzero"])
+@pytest.mark.parametrize("config", [TINY, EFFICIENTZERO, MIXED_VALUE], ids=["muzero", "efficientzero", "mixed_value"])
 def test_iteration_compiles_once(config):
     agent = Agent(config)
     state = agent.init()
@@ -61,6 +63,9 @@ def test_iteration_compiles_once(config):
      "--replay.capacity-per-env 8.*smaller than a batch"),
     ({"replay": dataclasses.replace(TINY.replay, updates_per_episode=8.0, updates_per_episode_max_ratio=0.1)},
      "--replay.updates-per-episode-max-ratio 0.1.*whole number of updates >= 1, not 0.4"),
+    ({"loss": dataclasses.replace(TINY.loss, value_target="sarsa")}, "--loss.value-target 'sarsa'.*choose from td, mixed"),
+    ({"value": "upright", "loss": dataclasses.replace(TINY.loss, value_target="mixed")},
+     "--loss.value-target 'mixed'.*score the hand value"),
 ])
 def test_invalid_config_names_the_field(change, field):
     with pytest.raises(ConfigError, match=field):
@@ -159,22 +164,53 @@ def test_sigterm_saves_and_the_run_resumes(tmp_path):
     assert json.loads((run / "config.json").read_text())["total_env_steps"] == 4000
 
 
-def test_reanalyzed_policy_targets_follow_the_parameters():
+def _replay_windows(count: int):
+    """A tiny trained agent, its seed-0 state, `count` sampled windows [count, K+n+1, ...] with their
+    ages in rows, and their n-step targets (bootstrapped on 0)."""
     agent = Agent(TINY)
     state = agent.init()
     for _ in range(5):
         state, _ = agent.iteration(state)
     k, n = TINY.loss.unroll_steps, TINY.loss.td_steps
     state = seed_slice(state, 0)
-    windows, _ = sample_windows(state.replay, jax.random.PRNGKey(0), 4, k + n + 1)
+    windows, age = sample_windows(state.replay, jax.random.PRNGKey(0), count, k + n + 1)
     targets = jax.vmap(lambda w: n_step_targets(w, jnp.zeros((k + n + 1,)), k, n, 0.997))(windows)
+    return agent, state, windows, age, targets
+
+
+def test_reanalyzed_policy_targets_follow_the_parameters():
+    agent, state, windows, age, targets = _replay_windows(4)
+    k = TINY.loss.unroll_steps
     params = state.learner.params
     other = jax.tree.map(lambda x: x + 0.5 * jax.random.normal(jax.random.PRNGKey(1), x.shape), params)
-    a = reanalyze_policy_targets(agent._reanalyze_policy, params, jax.random.PRNGKey(2), windows, targets, 2, k)
-    b = reanalyze_policy_targets(agent._reanalyze_policy, other, jax.random.PRNGKey(2), windows, targets, 2, k)
+    a = reanalyze_targets(agent._reanalyze, params, jax.random.PRNGKey(2), windows, targets, age, 2, k)
+    b = reanalyze_targets(agent._reanalyze, other, jax.random.PRNGKey(2), windows, targets, age, 2, k)
     assert float(jnp.abs(a.policy[:2] - b.policy[:2]).max()) > 1e-3  # new parameters, new targets
     np.testing.assert_array_equal(a.policy[2:], targets.policy[2:])  # the rest keep the stored targets
     np.testing.assert_allclose(a.policy.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(a.value, targets.value)  # without the mixed target, values are untouched
+
+
+def test_mixed_value_targets_take_fresh_search_values_for_old_windows_only():
+    """EfficientZero V2's mixed value target: windows older than mixed_value_age env steps learn the
+    root values of fresh searches with the target parameters, at rows of their own episode only (past
+    a termination the target stays 0); younger windows keep their n-step returns, and the policy
+    targets stay the acting search's when no policy is reanalyzed."""
+    agent, state, windows, _, targets = _replay_windows(4)
+    k = TINY.loss.unroll_steps
+    params, key = state.learner.params, jax.random.PRNGKey(2)
+    ended = targets._replace(policy_mask=targets.policy_mask.at[0, 3:].set(0.0))  # window 0 ends after row 2
+    age_env_steps = jnp.array([1000, 501, 500, 0])
+    mixed = reanalyze_targets(agent._reanalyze, params, key, windows, ended, age_env_steps, 0, k, mixed_value_age=500)
+    obs = windows.observation[:, :k + 1]
+    _, fresh = agent._reanalyze(params, key, obs.reshape(-1, *obs.shape[2:]), None)
+    fresh = fresh.reshape(4, k + 1)
+    np.testing.assert_array_equal(mixed.value[0, :3], fresh[0, :3])
+    np.testing.assert_array_equal(mixed.value[0, 3:], ended.value[0, 3:])
+    np.testing.assert_array_equal(mixed.value[1], fresh[1])
+    np.testing.assert_array_equal(mixed.value[2:], ended.value[2:])
+    np.testing.assert_array_equal(mixed.policy, ended.policy)
+    assert float(jnp.abs(fresh[1] - ended.value[1]).max()) > 1e-3  # the two targets differ: the test can fail
 
 
 def test_seed_i_of_a_multi_seed_run_learns_as_its_single_seed_run():

@@ -210,11 +210,13 @@ class Agent:
         finished = (jnp.sum(jnp.where(done, episode_return, 0.0)), jnp.sum(done), nonfinite_count(out.tree))
         return state, finished
 
-    def _reanalyze_policy(self, target_params, key: jax.Array, observation: jax.Array,
-                          action_mask: jax.Array | None) -> jax.Array:
-        """Fresh policy targets [N, A]: the acting search, re-run with the target parameters."""
-        return plan(target_params, key, observation, model=self.model, objective=self.objective,
-                    config=self.config.planner, action_mask=action_mask).action_weights
+    def _reanalyze(self, target_params, key: jax.Array, observation: jax.Array,
+                   action_mask: jax.Array | None) -> tuple[jax.Array, jax.Array]:
+        """The acting search, re-run with the target parameters: fresh policy targets [N, A] and
+        root values [N]."""
+        out = plan(target_params, key, observation, model=self.model, objective=self.objective,
+                   config=self.config.planner, action_mask=action_mask)
+        return out.action_weights, out.root_value
 
     # --- one iteration -------------------------------------------------------------
     def _act(self, state: TrainState) -> tuple[TrainState, jax.Array, tuple]:
@@ -256,7 +258,7 @@ class Agent:
         else:
             num_updates = jnp.floor(owed).astype(jnp.int32)  # [S]
 
-        reanalyze = self._reanalyze_policy if config.loss.reanalyze_fraction > 0 else None
+        reanalyze = self._reanalyze if self.spec.reanalyzes else None
         update_seeds = jax.vmap(lambda learner, replay, key: update(self.graphdef, self.tx, self.spec, learner,
                                                                      replay, key, env_steps, reanalyze, self.mesh))
 

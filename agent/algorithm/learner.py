@@ -90,21 +90,34 @@ def lookahead_values(graphdef, target_params, observations: jax.Array, discount:
     return jnp.max(q, axis=-1).reshape(lead)
 
 
-def reanalyze_policy_targets(reanalyze, target_params, key: jax.Array, windows: Transition, targets: Targets,
-                             count: int, unroll_steps: int) -> Targets:
-    """Replaces the policy targets of the first `count` windows, rows 0..K, by fresh searches.
+def reanalyze_targets(reanalyze, target_params, key: jax.Array, windows: Transition, targets: Targets,
+                      age_env_steps: jax.Array, policy_count: int, unroll_steps: int,
+                      mixed_value_age: int | None = None) -> Targets:
+    """Targets from fresh searches with the target parameters at rows 0..K: the policy targets of
+    the first `policy_count` windows (EfficientZero's reanalyze) and, with `mixed_value_age`, the
+    value targets of every window older than that many env steps (EfficientZero V2's mixed value
+    target; past a termination the value target stays 0, and past a time limit it is masked).
 
-    reanalyze: fn(target_params, key, observations [N, *obs], mask [N, A] or None) -> [N, A].
-    The windows are sampled at random, so the first `count` are a random subset.
+    reanalyze: fn(target_params, key, observations [N, *obs], mask [N, A] or None) -> (action
+      weights [N, A], root values [N]).
+    windows: [B, K+n+1, ...]; age_env_steps: [B] how many env steps ago each window's first row
+    was collected. The windows are sampled at random, so the first `policy_count` are a random subset.
     """
+    count = windows.observation.shape[0] if mixed_value_age is not None else policy_count
     if count <= 0:
         return targets
     rows = unroll_steps + 1
     obs = windows.observation[:count, :rows]
     flat_obs = obs.reshape(count * rows, *obs.shape[2:])
     mask = None if windows.action_mask is None else windows.action_mask[:count, :rows].reshape(count * rows, -1)
-    fresh = reanalyze(target_params, key, flat_obs, mask).reshape(count, rows, -1)
-    return targets._replace(policy=targets.policy.at[:count].set(fresh))
+    weights, values = reanalyze(target_params, key, flat_obs, mask)
+    policy = targets.policy.at[:policy_count].set(weights.reshape(count, rows, -1)[:policy_count])
+    value = targets.value
+    if mixed_value_age is not None:
+        stale = age_env_steps > mixed_value_age  # [B]
+        in_episode = targets.policy_mask > 0  # [B, K+1]: row k is in row 0's episode
+        value = jnp.where(stale[:, None] & in_episode, values.reshape(count, rows), value)
+    return targets._replace(policy=policy, value=value)
 
 
 def sample(spec: LearnerSpec, replay: Replay, key: jax.Array, env_steps: jax.Array | int):
@@ -164,9 +177,10 @@ def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state:
 
     With PER (spec.prioritized), windows are drawn by priority, the loss is weighted by
     importance weights, and the sampled starts get new priorities |predicted value -
-    target value| + eps. With `reanalyze` (see reanalyze_policy_targets) and
-    spec.reanalyze_count > 0, that many windows get fresh policy targets from searches
-    with the target parameters (EfficientZero).
+    target value| + eps. With `reanalyze` (see reanalyze_targets), spec.reanalyze_count
+    windows get fresh policy targets from searches with the target parameters (EfficientZero),
+    and with spec.mixed_value_age the windows older than that get fresh value targets
+    (EfficientZero V2).
     With a `mesh` of several devices, the sampled windows are split over its devices (data
     parallel; agent.algorithm.sharding).
     Returns (learner state, replay with updated priorities, metrics).
@@ -175,10 +189,11 @@ def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state:
     windows, age, weights, index = sample(spec, replay, key, env_steps)
     windows, age, weights = shard_batch((windows, age, weights), mesh)
     targets = make_targets(graphdef, spec, state.target_params, windows, age, replay.num_envs)
-    if reanalyze is not None:
+    if reanalyze is not None and spec.reanalyzes:
         key, reanalyze_key = jax.random.split(key)
-        targets = reanalyze_policy_targets(reanalyze, state.target_params, reanalyze_key, windows, targets,
-                                           spec.reanalyze_count, k_steps)
+        # Rows are steps of every env at once: a row's age in env steps is age x num_envs.
+        targets = reanalyze_targets(reanalyze, state.target_params, reanalyze_key, windows, targets,
+                                    age * replay.num_envs, spec.reanalyze_count, k_steps, spec.mixed_value_age)
     # Where the targets meet the losses: every target has the batch and unroll axes.
     chex.assert_shape([targets.value, targets.reward, targets.value_mask, targets.reward_mask,
                        targets.policy_mask], (spec.batch_size, k_steps + 1))

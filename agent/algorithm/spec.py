@@ -39,10 +39,18 @@ class LearnerSpec:
     target_ema: float
     bootstrap: str
     """'target', 'search' or 'lookahead' (see LossConfig.bootstrap)."""
+    mixed_value_age: int | None
+    """EfficientZero V2's mixed value target (LossConfig.value_target 'mixed'): windows older than
+    this many env steps learn fresh search values; None: n-step returns only."""
     value_lower_bound: bool
     """Value targets are raised to the replay's return to the episode end (LossConfig.value_lower_bound)."""
     total_env_steps: int
     """The run's length, which the PER beta and off-policy schedules are measured against."""
+
+    @property
+    def reanalyzes(self) -> bool:
+        """Whether an update searches replay observations again (fresh policies or values)."""
+        return self.reanalyze_count > 0 or self.mixed_value_age is not None
 
     @property
     def window(self) -> int:
@@ -62,5 +70,7 @@ class LearnerSpec:
             prioritized=replay.prioritized, sample_to_head=replay.sample_to_head, priority_alpha=replay.priority_alpha,
             priority_beta_start=replay.priority_beta_start, priority_eps=replay.priority_eps,
             target_update_interval=loss.target_update_interval, target_ema=loss.target_ema,
-            bootstrap=loss.bootstrap, value_lower_bound=loss.value_lower_bound,
+            bootstrap=loss.bootstrap,
+            mixed_value_age=loss.mixed_value_age if loss.value_target == "mixed" else None,
+            value_lower_bound=loss.value_lower_bound,
             total_env_steps=config.total_env_steps)
