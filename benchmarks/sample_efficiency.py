@@ -228,6 +228,8 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "mixed_value": (("EfficientZero V2's mixed value target: windows older than 500 env steps learn the root value "
                      "of a fresh search with the target network (default: the n-step return everywhere)"),
                     _loss(value_target="mixed", mixed_value_age=500)),
+    "mixed_value_250": ("mixed_value with windows older than 250 env steps learning search values",
+                        _loss(value_target="mixed", mixed_value_age=250)),
 }
 
 
