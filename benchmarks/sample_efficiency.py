@@ -228,6 +228,9 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "mixed_value": (("EfficientZero V2's mixed value target: windows older than 500 env steps learn the root value "
                      "of a fresh search with the target network (default: the n-step return everywhere)"),
                     _loss(value_target="mixed", mixed_value_age=500)),
+    # How the action enters the model: at the dynamics MLP's input only, 2 of its 66 inputs, or at every layer.
+    "action_every_layer": ("the dynamics MLP reads the one-hot action at every layer (default: at its input only)",
+                           _network(action_every_layer=True)),
     "mixed_value_250": ("mixed_value with windows older than 250 env steps learning search values",
                         _loss(value_target="mixed", mixed_value_age=250)),
 }

@@ -21,6 +21,10 @@ class NetworkConfig:
     """Vector observations: the dynamics MLP predicts a change of the latent, next = normalize(latent +
     trunk(latent, action)), its output layer starting at zero (so an untrained model starts at "nothing
     changes"); False: next = normalize(trunk(latent, action))."""
+    action_every_layer: bool = False
+    """Vector observations: the dynamics MLP reads the one-hot action at every layer (the inputs of its
+    hidden layers after the first and of its output layer too); False: only at its input, beside the
+    latent."""
     value_support: int = 20
     """Value is a categorical over the integers -S..S in h-space (covers returns up to ~460)."""
     reward_support: int = 5

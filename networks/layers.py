@@ -2,8 +2,6 @@
 convolutional head, and MuZero's min-max scaling of the latent."""
 from __future__ import annotations
 
-import itertools
-
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -28,20 +26,26 @@ def min_max_normalize(x: jax.Array, eps: float = 1e-5) -> jax.Array:
 
 class MLP(nnx.Module):
     """`layers` x (Linear -> LayerNorm -> ReLU), then a Linear output layer: [B, in] -> [B, out].
-    layer_norm=False drops the LayerNorms (Linear -> ReLU)."""
+    layer_norm=False drops the LayerNorms (Linear -> ReLU). condition_dim > 0: a [B, condition_dim]
+    input (`condition`) is concatenated to the input of every layer after the first as well."""
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int, *, rngs: nnx.Rngs,
-                 zero_output: bool = False, layer_norm: bool = True):
+                 zero_output: bool = False, layer_norm: bool = True, condition_dim: int = 0):
         dims = [in_dim] + [hidden] * layers
-        self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(dims)])
+        inputs = [in_dim] + [hidden + condition_dim] * layers  # what each layer reads
+        self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(inputs, dims[1:])])
         self.norms = nnx.List([nnx.LayerNorm(b, rngs=rngs) if layer_norm else None for b in dims[1:]])
         init = nnx.initializers.zeros_init() if zero_output else nnx.initializers.lecun_normal()
-        self.out = nnx.Linear(dims[-1], out_dim, kernel_init=init, rngs=rngs)
+        self.out = nnx.Linear(inputs[-1], out_dim, kernel_init=init, rngs=rngs)
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for linear, norm in zip(self.hidden, self.norms):
+    def __call__(self, x: jax.Array, condition: jax.Array | None = None) -> jax.Array:
+        for i, (linear, norm) in enumerate(zip(self.hidden, self.norms)):
+            if i > 0 and condition is not None:
+                x = jnp.concatenate([x, condition], axis=-1)
             x = linear(x)
             x = nnx.relu(x if norm is None else norm(x))
+        if self.hidden and condition is not None:
+            x = jnp.concatenate([x, condition], axis=-1)
         return self.out(x)
 
 

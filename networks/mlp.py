@@ -22,8 +22,10 @@ class MuZeroMLP(MuZeroNetwork):
         norm = c.layer_norm
         self.representation = MLP(observation_dim, c.hidden, c.latent, c.layers, rngs=rngs, layer_norm=norm)
         self.residual_dynamics = c.residual_dynamics
+        self.action_every_layer = c.action_every_layer
         self.dynamics_trunk = MLP(c.latent + num_actions, c.hidden, c.latent, c.layers, rngs=rngs, layer_norm=norm,
-                                  zero_output=c.residual_dynamics)
+                                  zero_output=c.residual_dynamics,
+                                  condition_dim=num_actions if c.action_every_layer else 0)
         self.value_prefix_horizon = c.value_prefix_horizon
         self.lstm_hidden = c.lstm_hidden
         if c.value_prefix_horizon > 0:
@@ -43,8 +45,9 @@ class MuZeroMLP(MuZeroNetwork):
 
     def _next_latent(self, latent: jax.Array, action: jax.Array) -> jax.Array:
         """[B, H], [B] int -> [B, H]: the trunk reads the latent and the one-hot action."""
-        x = jnp.concatenate([latent, jax.nn.one_hot(action, self.num_actions, dtype=latent.dtype)], axis=-1)
-        change = self.dynamics_trunk(x)
+        one_hot = jax.nn.one_hot(action, self.num_actions, dtype=latent.dtype)
+        x = jnp.concatenate([latent, one_hot], axis=-1)
+        change = self.dynamics_trunk(x, one_hot if self.action_every_layer else None)
         return min_max_normalize(latent + change if self.residual_dynamics else change)
 
     def _prefix_input(self, latent: jax.Array) -> jax.Array:

@@ -101,3 +101,18 @@ def test_residual_dynamics_start_at_no_change_and_learn_a_change():
     assert np.abs(np.asarray(moved - latent)).max() > 0.1
     plain = make_network((4,), 2, 4, NetworkConfig(hidden=8, latent=8), rngs=nnx.Rngs(0))
     assert np.abs(np.asarray(plain.dynamics(latent, jnp.zeros((3,), jnp.int32))[0] - latent)).max() > 0.1
+
+
+def test_action_every_layer_reaches_the_dynamics_past_its_input():
+    """network.action_every_layer: the one-hot action is read by every layer of the dynamics trunk.
+    With the input layer's action weights zeroed, the next latent still depends on the action; without
+    the flag it then does not."""
+    latent_obs = jax.random.normal(jax.random.PRNGKey(0), (3, 4))
+    for every, depends in ((True, True), (False, False)):
+        net = make_network((4,), 2, 4, NetworkConfig(hidden=8, latent=8, action_every_layer=every), rngs=nnx.Rngs(0))
+        first = net.dynamics_trunk.hidden[0]
+        first.kernel[...] = first.kernel[...].at[8:].set(0.0)  # rows 8, 9 read the one-hot action
+        latent = net.represent(latent_obs)
+        left, _ = net.dynamics(latent, jnp.zeros((3,), jnp.int32))
+        right, _ = net.dynamics(latent, jnp.ones((3,), jnp.int32))
+        assert (np.abs(np.asarray(left - right)).max() > 1e-3) == depends
