@@ -296,6 +296,12 @@ GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] 
                                  "many updates as the run has env steps, at ratio 1 about its length (default "
                                  "20,000)"),
                                 lambda c: _optim(decay_updates=c.total_env_steps)(_ratio_1_lookahead(c))),
+    # ratio_1_lookahead's greedy failures on training levels are mostly two-square loops: from A the
+    # learned model's step toward B looks better than staying on course, and from B the step back does,
+    # so the model's prediction of a step disagrees with the representation of the square it leads to.
+    # EfficientZero's consistency loss trains exactly that agreement.
+    "ratio_1_lookahead_consistency": ("ratio_1_lookahead with the SimSiam consistency loss, weight 2 (default off)",
+                                      lambda c: _loss(consistency_weight=2.0)(_ratio_1_lookahead(c))),
 }
 
 
