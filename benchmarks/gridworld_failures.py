@@ -1,0 +1,172 @@
+"""How the gridworld agents fail on their own training levels: a diagnosis of the sample-efficiency
+study's final parameters (`python -m benchmarks.sample_efficiency --env coin_at_end` keeps its runs
+under --runs-dir).
+
+    python -m benchmarks.gridworld_failures --env coin_at_end --runs-dir runs/sample_efficiency_coin_at_end
+
+Per variant and seed, from the run's last checkpoint (no training here), on `--levels`
+training-distribution levels (the same levels for every seed and search):
+  - 'study': the greedy search the study evaluates with (16 simulations, no root noise): how many
+    levels it solves, and how many of its failures stand on a square they stood on before. The
+    level and the search are both deterministic, so a revisit repeats forever: that episode is
+    lost to a loop, however near the goal it is;
+  - 'hand value': the same search scoring its leaves with the hand-written shortest-path value
+    (`to_goal`) of the learned model's decoded features: a value without errors on the learned
+    model, so what it still fails is the model's doing;
+  - 'study, one step' and 'hand value, one step': the same two searches cut to the root's children
+    (max_depth 1): each legal action scored by one step of the learned model and the value of where
+    it leads. If these fail as often as the full searches, the errors are in the model's one-step
+    predictions, not deeper in the tree (where it also imagines moves that the env would refuse);
+  - 'acting': the search the agent trains with (Gumbel noise at the root), which no loop holds
+    forever.
+Writes benchmarks/results/NAME.{json,md}.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import numpy as np
+import tyro
+
+from agent.algorithm.iteration import Agent
+from agent.algorithm.rollout import greedy_planner, trajectory
+from agent.config import load_config
+from agent.host.checkpoint import Checkpoints
+from agent.objectives import make_objective
+from benchmarks.provenance import RESULTS, write_results
+from envs.gridworlds import TRUE_GOAL
+
+GRIDWORLDS = ("coin_at_end", "cheese_in_corner")
+
+
+@dataclass(frozen=True)
+class Args:
+    """Why the gridworld agents miss their goal on training levels: loops, model or value."""
+
+    env: str = "coin_at_end"
+    """The gridworld whose study runs are read: coin_at_end or cheese_in_corner."""
+    runs_dir: str = "runs/sample_efficiency_coin_at_end"
+    """The sample-efficiency study's runs (one folder per variant)."""
+    variants: tuple[str, ...] = ("ratio_1_lookahead",)
+    """Variants to diagnose."""
+    levels: int = 512
+    """Training-distribution levels per seed and search."""
+    seed: int = 777
+    """Seed of the levels."""
+    name: str = ""
+    """Output stem (empty: gridworld_failures_<env>)."""
+
+
+def revisits(positions: np.ndarray, done: np.ndarray) -> np.ndarray:
+    """[T, N, 2] the agent's square before each step, [T, N] whether that step ended the episode ->
+    [N] bool: the agent stood on a square it had stood on before, within the episode."""
+    steps, episodes = done.shape
+    looped = np.zeros(episodes, bool)
+    for i in range(episodes):
+        seen = set()
+        for t in range(steps):
+            square = (int(positions[t, i, 0]), int(positions[t, i, 1]))
+            if square in seen:
+                looped[i] = True
+                break
+            seen.add(square)
+            if done[t, i]:
+                break
+    return looped
+
+
+def play(agent: Agent, params, objective, planner, key: jax.Array, levels: int):
+    """Every seed's episodes on the same `levels` levels: ([S, N] outcome, [S, N] revisited a square)."""
+    env = agent.env
+
+    def record(env_state, ts, out, record_key):
+        return {"agent": env_state.inner.agent, "done": ts.done}
+
+    def one(p):
+        records, final = trajectory(env, agent.model, p, objective, planner, key, levels, env.max_steps, record)
+        return jax.vmap(env.outcome)(final), records
+
+    outcome, records = jax.jit(jax.vmap(one))(params)
+    outcome, positions, done = np.asarray(outcome), np.asarray(records["agent"]), np.asarray(records["done"])
+    looped = np.stack([revisits(positions[s], done[s]) for s in range(outcome.shape[0])])
+    return outcome, looped
+
+
+def diagnose(run: Path, levels: int, seed: int) -> dict:
+    config = dataclasses.replace(load_config(run), devices=1)
+    agent = Agent(config)
+    checkpoints = Checkpoints(run, keep=config.keep_checkpoints)
+    state, host = checkpoints.restore(agent.init())
+    checkpoints.close()
+    params, key = state.learner.params, jax.random.PRNGKey(seed)
+    greedy = greedy_planner(config.eval.num_simulations, config.planner)
+    hand = make_objective(config.env, "to_goal", config.discount)
+    one_step = dataclasses.replace(greedy, max_depth=1)
+    searches = {"study": (agent.objective, greedy), "hand value": (hand, greedy),
+                "study, one step": (agent.objective, one_step), "hand value, one step": (hand, one_step),
+                "acting": (agent.objective, config.planner)}
+    by_search = {}
+    for name, (objective, planner) in searches.items():
+        outcome, looped = play(agent, params, objective, planner, key, levels)
+        failed = outcome != TRUE_GOAL
+        by_search[name] = {"success": (1.0 - failed.mean(axis=1)).round(4).tolist(),
+                           "failures": failed.sum(axis=1).tolist(),
+                           "failures_revisiting": (failed & looped).sum(axis=1).tolist()}
+        print(run.name, name, by_search[name], flush=True)
+    return {"run": str(run), "env_steps": host["step"], "seeds": agent.seeds,
+            "num_simulations": config.eval.num_simulations, "by_search": by_search}
+
+
+def write_markdown(report: dict, path: Path) -> None:
+    levels = report["levels"]
+    lines = [(f"# How {report['env']} agents fail on their training levels (final parameters of the "
+             f"sample-efficiency study's runs)"), "",
+             (f"{levels} training-distribution levels per seed (the same for every seed and search). 'study': the "
+             f"greedy search the study evaluates with; 'hand value': that search scoring leaves with the shortest-path "
+             f"value to_goal of the learned model's decoded features; 'one step': cut to the root's children "
+             f"(max_depth 1); 'acting': the search the agent trains with "
+             f"(Gumbel noise at the root). 'revisiting': failed episodes whose agent stood on a square it had stood on "
+             f"before (under a deterministic search on a deterministic level, a loop that never ends)."), ""]
+    for v in report["variants"]:
+        lines += [f"## {v['variant']} (env step {v['env_steps']})", "",
+                  "| search | " + " | ".join(f"seed {s}" for s in v["seeds"]) + " | mean success | failures | "
+                  "revisiting |",
+                  "| --- | " + " | ".join("---:" for _ in v["seeds"]) + " | ---: | ---: | ---: |"]
+        for name, r in v["by_search"].items():
+            lines.append(f"| {name} | " + " | ".join(f"{x:.3f}" for x in r["success"])
+                         + f" | {np.mean(r['success']):.3f} | {sum(r['failures'])} | {sum(r['failures_revisiting'])} |")
+        lines.append("")
+    p = report["provenance"]
+    lines.append(f"Commit {p.get('commit')}; command `{p.get('command')}`; {p['machine'].get('cpu')}.")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(args: Args) -> dict:
+    if args.env not in GRIDWORLDS:
+        raise SystemExit(f"error: --env must be one of {', '.join(GRIDWORLDS)}, not {args.env!r}")
+    if args.levels <= 0:
+        raise SystemExit(f"error: --levels must be >= 1, not {args.levels}")
+    started = time.perf_counter()
+    variants = []
+    for variant in args.variants:
+        run = Path(args.runs_dir) / variant
+        if not (run / "config.json").exists():
+            raise SystemExit(f"error: no run of variant {variant!r} in {args.runs_dir}; run python -m "
+                             f"benchmarks.sample_efficiency --env {args.env} --variants {variant} --runs-dir "
+                             f"{args.runs_dir}")
+        if load_config(run).env != args.env:
+            raise SystemExit(f"error: {run} trained {load_config(run).env}, not --env {args.env}")
+        variants.append({"variant": variant, **diagnose(run, args.levels, args.seed)})
+    name = args.name or f"gridworld_failures_{args.env}"
+    report = write_results(RESULTS / f"{name}.json", {"benchmark": "gridworld failure modes", "env": args.env,
+                                                      "levels": args.levels, "variants": variants}, args, started)
+    write_markdown(report, RESULTS / f"{name}.md")
+    return report
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
