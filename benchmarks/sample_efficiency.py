@@ -302,6 +302,11 @@ GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] 
     # EfficientZero's consistency loss trains exactly that agreement.
     "ratio_1_lookahead_consistency": ("ratio_1_lookahead with the SimSiam consistency loss, weight 2 (default off)",
                                       lambda c: _loss(consistency_weight=2.0)(_ratio_1_lookahead(c))),
+    # The misses start one step into the learned model (benchmarks/gridworld_failures.py): its predicted
+    # latents decode distances that misorder neighbouring squares. A heavier feature-decoder loss asks
+    # every unrolled latent to hold the agent's square and its distance to the goal more exactly.
+    "ratio_1_lookahead_features_3": ("ratio_1_lookahead with the feature-decoder loss weighted 3 (default 1)",
+                                     lambda c: _loss(feature_weight=3.0)(_ratio_1_lookahead(c))),
 }
 
 
