@@ -38,6 +38,7 @@ from agent.algorithm.rollout import greedy_planner, reset_episodes, rollout, tra
 from agent.config import load_config
 from agent.host.checkpoint import Checkpoints
 from benchmarks.provenance import RESULTS, write_results
+from benchmarks.runs import study_run
 from envs.cartpole import THETA_LIMIT, X_LIMIT
 from search.planner import PlannerConfig
 
@@ -234,10 +235,7 @@ def main(args: Args) -> dict:
     started = time.perf_counter()
     variants = []
     for variant in args.variants:
-        run = Path(args.runs_dir) / variant
-        if not (run / "config.json").exists():
-            raise SystemExit(f"error: no run of variant {variant!r} in {args.runs_dir}; run "
-                             f"python -m benchmarks.sample_efficiency --variants {variant} --runs-dir {args.runs_dir}")
+        run = study_run(args.runs_dir, variant)
         variants.append({"variant": variant, **diagnose(run, args.episodes)})
         print(variants[-1]["mean_return_by_search"], flush=True)
     report = write_results(RESULTS / f"{args.name}.json", {"benchmark": "CartPole failure modes", "variants": variants},

@@ -38,6 +38,7 @@ from agent.config import load_config
 from agent.host.checkpoint import Checkpoints
 from agent.objectives import make_objective
 from benchmarks.provenance import RESULTS, write_results
+from benchmarks.runs import study_run
 from envs.gridworlds import TRUE_GOAL
 
 GRIDWORLDS = ("coin_at_end", "cheese_in_corner")
@@ -153,11 +154,7 @@ def main(args: Args) -> dict:
     started = time.perf_counter()
     variants = []
     for variant in args.variants:
-        run = Path(args.runs_dir) / variant
-        if not (run / "config.json").exists():
-            raise SystemExit(f"error: no run of variant {variant!r} in {args.runs_dir}; run python -m "
-                             f"benchmarks.sample_efficiency --env {args.env} --variants {variant} --runs-dir "
-                             f"{args.runs_dir}")
+        run = study_run(args.runs_dir, variant, args.env)
         if load_config(run).env != args.env:
             raise SystemExit(f"error: {run} trained {load_config(run).env}, not --env {args.env}")
         variants.append({"variant": variant, **diagnose(run, args.levels, args.seed)})

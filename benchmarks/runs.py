@@ -82,3 +82,14 @@ def train_or_reuse(config) -> float:
             return host.get("wall_s", 0.0)
         return _finished(train(resume=out, quiet=True), config)
     return _finished(train(config, quiet=True), config)
+
+
+def study_run(runs_dir: str | Path, variant: str, env: str = "cartpole") -> Path:
+    """The folder of a sample-efficiency study's run of `variant` under `runs_dir`; a clear exit,
+    with the command that trains it, if there is none."""
+    run = Path(runs_dir) / variant
+    if not (run / "config.json").exists():
+        env_flag = "" if env == "cartpole" else f" --env {env}"
+        raise SystemExit(f"error: no run of variant {variant!r} in {runs_dir}; run python -m "
+                         f"benchmarks.sample_efficiency{env_flag} --variants {variant} --runs-dir {runs_dir}")
+    return run
