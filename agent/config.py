@@ -82,8 +82,9 @@ class LossConfig:
     target: windows whose first row is more than `mixed_value_age` env steps old learn, at each of
     their unrolled rows, the root value of a fresh search there with the target parameters (its
     search-based value estimate), because the rewards in their n-step returns were earned by an older
-    policy; younger windows keep the n-step return. Searches every window of each batch again (as
-    reanalyze does for policies), so an update costs about a search per unrolled row."""
+    policy; younger windows keep the n-step return. Searches every window of each batch again
+    (reanalyze, for policies, searches `reanalyze_fraction` of them), so an update costs about a search
+    per unrolled row of the batch."""
     mixed_value_age: int = 500
     """With value_target 'mixed': windows older than this many env steps take the search's value."""
     value_lower_bound: bool = False
@@ -453,6 +454,9 @@ def validate(config: TrainConfig) -> None:
          f"'mixed' teaches the value head the fresh searches' root values, which with --value {config.value} "
          f"score the hand value, not the learned one; use --loss.value-target td")
     need(l.mixed_value_age >= 0, "loss.mixed-value-age", l.mixed_value_age, "must be >= 0 env steps")
+    need(l.value_target != "mixed" or not l.value_lower_bound, "loss.value-target", l.value_target,
+         "'mixed' replaces old windows' value targets by search values, which --loss.value-lower-bound would "
+         "not raise; use one of the two")
     need(l.target_update_interval > 0, "loss.target-update-interval", l.target_update_interval, "must be > 0")
     need(e.episodes > 0, "eval.episodes", e.episodes, "must be > 0")
     need(e.every_env_steps > 0, "eval.every-env-steps", e.every_env_steps, "must be > 0")

@@ -50,8 +50,9 @@ class Args:
 
     env: str = "coin_at_end"
     """The gridworld whose study runs are read: coin_at_end or cheese_in_corner."""
-    runs_dir: str = "runs/sample_efficiency_coin_at_end"
-    """The sample-efficiency study's runs (one folder per variant)."""
+    runs_dir: str = ""
+    """The sample-efficiency study's runs (one folder per variant); empty: runs/sample_efficiency_<env>,
+    the study's own default."""
     variants: tuple[str, ...] = ("ratio_1_lookahead",)
     """Variants to diagnose."""
     levels: int = 512
@@ -62,21 +63,22 @@ class Args:
     """Output stem (empty: gridworld_failures_<env>)."""
 
 
-def revisits(positions: np.ndarray, done: np.ndarray) -> np.ndarray:
-    """[T, N, 2] the agent's square before each step, [T, N] whether that step ended the episode ->
-    [N] bool: the agent stood on a square it had stood on before, within the episode."""
-    steps, episodes = done.shape
+def revisits(positions: np.ndarray, ended: np.ndarray) -> np.ndarray:
+    """[T, N, 2] the agent's square before each step, [T, N] whether the episode had already ended
+    before that step (the timestep's done flag as the search saw it) -> [N] bool: within the episode,
+    the agent stood on a square it had stood on before."""
+    steps, episodes = ended.shape
     looped = np.zeros(episodes, bool)
     for i in range(episodes):
         seen = set()
         for t in range(steps):
+            if ended[t, i]:  # the absorbing state after the end, not a step of the episode
+                break
             square = (int(positions[t, i, 0]), int(positions[t, i, 1]))
             if square in seen:
                 looped[i] = True
                 break
             seen.add(square)
-            if done[t, i]:
-                break
     return looped
 
 
@@ -84,16 +86,16 @@ def play(agent: Agent, params, objective, planner, key: jax.Array, levels: int):
     """Every seed's episodes on the same `levels` levels: ([S, N] outcome, [S, N] revisited a square)."""
     env = agent.env
 
-    def record(env_state, ts, out, record_key):
-        return {"agent": env_state.inner.agent, "done": ts.done}
+    def record(env_state, ts, out, record_key):  # before the step: ts.done says the episode had ended
+        return {"agent": env_state.inner.agent, "ended": ts.done}
 
     def one(p):
         records, final = trajectory(env, agent.model, p, objective, planner, key, levels, env.max_steps, record)
         return jax.vmap(env.outcome)(final), records
 
     outcome, records = jax.jit(jax.vmap(one))(params)
-    outcome, positions, done = np.asarray(outcome), np.asarray(records["agent"]), np.asarray(records["done"])
-    looped = np.stack([revisits(positions[s], done[s]) for s in range(outcome.shape[0])])
+    outcome, positions, ended = np.asarray(outcome), np.asarray(records["agent"]), np.asarray(records["ended"])
+    looped = np.stack([revisits(positions[s], ended[s]) for s in range(outcome.shape[0])])
     return outcome, looped
 
 
@@ -152,9 +154,10 @@ def main(args: Args) -> dict:
     if args.levels <= 0:
         raise SystemExit(f"error: --levels must be >= 1, not {args.levels}")
     started = time.perf_counter()
+    runs_dir = args.runs_dir or f"runs/sample_efficiency_{args.env}"
     variants = []
     for variant in args.variants:
-        run = study_run(args.runs_dir, variant, args.env)
+        run = study_run(runs_dir, variant, args.env)
         if load_config(run).env != args.env:
             raise SystemExit(f"error: {run} trained {load_config(run).env}, not --env {args.env}")
         variants.append({"variant": variant, **diagnose(run, args.levels, args.seed)})

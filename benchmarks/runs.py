@@ -89,7 +89,8 @@ def study_run(runs_dir: str | Path, variant: str, env: str = "cartpole") -> Path
     with the command that trains it, if there is none."""
     run = Path(runs_dir) / variant
     if not (run / "config.json").exists():
-        env_flag = "" if env == "cartpole" else f" --env {env}"
+        env_flag = "" if env == "cartpole" else f" --env {env} --env-steps <the study's> --eval-every <the study's>"
         raise SystemExit(f"error: no run of variant {variant!r} in {runs_dir}; run python -m "
-                         f"benchmarks.sample_efficiency{env_flag} --variants {variant} --runs-dir {runs_dir}")
+                         f"benchmarks.sample_efficiency{env_flag} --variants {variant} --runs-dir {runs_dir} "
+                         f"(README gives each study's command)")
     return run

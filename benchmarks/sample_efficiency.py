@@ -296,15 +296,16 @@ GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] 
                                  "many updates as the run has env steps, at ratio 1 about its length (default "
                                  "20,000)"),
                                 lambda c: _optim(decay_updates=c.total_env_steps)(_ratio_1_lookahead(c))),
-    # ratio_1_lookahead's greedy failures on training levels are mostly two-square loops: from A the
-    # learned model's step toward B looks better than staying on course, and from B the step back does,
-    # so the model's prediction of a step disagrees with the representation of the square it leads to.
-    # EfficientZero's consistency loss trains exactly that agreement.
+    # ratio_1_lookahead's greedy failures on training levels come back to squares they stood on (the
+    # traces of a few were two-square loops: from A the step to B scores best, from B the step back),
+    # which suggests that the model's prediction of a step disagrees with the representation of the
+    # square it leads to. EfficientZero's consistency loss trains that agreement.
     "ratio_1_lookahead_consistency": ("ratio_1_lookahead with the SimSiam consistency loss, weight 2 (default off)",
                                       lambda c: _loss(consistency_weight=2.0)(_ratio_1_lookahead(c))),
-    # The misses start one step into the learned model (benchmarks/gridworld_failures.py): its predicted
-    # latents decode distances that misorder neighbouring squares. A heavier feature-decoder loss asks
-    # every unrolled latent to hold the agent's square and its distance to the goal more exactly.
+    # A value without errors still misses 3.3% of the levels one step into the learned model
+    # (benchmarks/gridworld_failures.py), which points at the model's predictions. A heavier
+    # feature-decoder loss asks every unrolled latent to hold the agent's square and its distance to
+    # the goal more exactly.
     "ratio_1_lookahead_features_3": ("ratio_1_lookahead with the feature-decoder loss weighted 3 (default 1)",
                                      lambda c: _loss(feature_weight=3.0)(_ratio_1_lookahead(c))),
 }

@@ -185,9 +185,10 @@ def test_the_value_map_puts_the_agent_on_every_square_of_the_level(env_cls):
 
 def test_gridworld_failures_counts_a_revisit_within_an_episode_only():
     """benchmarks.gridworld_failures.revisits: episode 0 walks A, B, A (a loop); episode 1 walks A, B,
-    C and ends there, and only after its end stands on A again (the next episode's reset square)."""
+    C, whose step ends it, and then stays on C (the absorbing state: the timestep says it has ended)."""
     from benchmarks.gridworld_failures import revisits
     a, b, c = (0, 0), (0, 1), (1, 1)
-    positions = np.array([[a, a], [b, b], [a, c], [b, a]])  # [T=4, N=2, 2]
-    done = np.array([[False, False], [False, False], [False, True], [False, False]])
-    np.testing.assert_array_equal(revisits(positions, done), [True, False])
+    positions = np.array([[a, a], [b, b], [a, c], [b, c]])  # [T=4, N=2, 2]
+    ended = np.array([[False, False], [False, False], [False, False], [False, True]])
+    np.testing.assert_array_equal(revisits(positions, ended), [True, False])
+    np.testing.assert_array_equal(revisits(positions, np.zeros_like(ended)), [True, True])  # C, C: a revisit

@@ -66,6 +66,8 @@ def test_iteration_compiles_once(config):
     ({"loss": dataclasses.replace(TINY.loss, value_target="sarsa")}, "--loss.value-target 'sarsa'.*choose from td, mixed"),
     ({"value": "upright", "loss": dataclasses.replace(TINY.loss, value_target="mixed")},
      "--loss.value-target 'mixed'.*score the hand value"),
+    ({"loss": dataclasses.replace(TINY.loss, value_target="mixed", value_lower_bound=True)},
+     "--loss.value-target 'mixed'.*use one of the two"),
 ])
 def test_invalid_config_names_the_field(change, field):
     with pytest.raises(ConfigError, match=field):
