@@ -35,8 +35,7 @@ import tyro
 
 from agent.algorithm.iteration import Agent
 from agent.algorithm.rollout import greedy_planner, reset_episodes, rollout, trajectory
-from agent.config import load_config
-from agent.host.checkpoint import Checkpoints
+from agent.host.checkpoint import restore_run
 from benchmarks.provenance import RESULTS, write_results
 from benchmarks.runs import study_run
 from envs.cartpole import THETA_LIMIT, X_LIMIT
@@ -162,11 +161,8 @@ def value_calibration(agent: Agent, params, keys: jax.Array, episodes: int) -> l
 
 
 def diagnose(run: Path, episodes: int) -> dict:
-    config = dataclasses.replace(load_config(run), devices=1)
-    agent = Agent(config)
-    checkpoints = Checkpoints(run, keep=config.keep_checkpoints)
-    state, host = checkpoints.restore(agent.init())
-    checkpoints.close()
+    agent, state, host = restore_run(run)
+    config = agent.config
     params, env_steps = state.learner.params, host["step"]
     keys = agent.eval_keys(env_steps)  # the study's own evaluation keys at that step
     by_search, ends = {}, []

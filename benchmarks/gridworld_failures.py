@@ -35,7 +35,7 @@ import tyro
 from agent.algorithm.iteration import Agent
 from agent.algorithm.rollout import greedy_planner, trajectory
 from agent.config import load_config
-from agent.host.checkpoint import Checkpoints
+from agent.host.checkpoint import restore_run
 from agent.objectives import make_objective
 from benchmarks.provenance import RESULTS, write_results
 from benchmarks.runs import study_run
@@ -100,11 +100,8 @@ def play(agent: Agent, params, objective, planner, key: jax.Array, levels: int):
 
 
 def diagnose(run: Path, levels: int, seed: int) -> dict:
-    config = dataclasses.replace(load_config(run), devices=1)
-    agent = Agent(config)
-    checkpoints = Checkpoints(run, keep=config.keep_checkpoints)
-    state, host = checkpoints.restore(agent.init())
-    checkpoints.close()
+    agent, state, host = restore_run(run)
+    config = agent.config
     params, key = state.learner.params, jax.random.PRNGKey(seed)
     greedy = greedy_planner(config.eval.num_simulations, config.planner)
     hand = make_objective(config.env, "to_goal", config.discount)
@@ -158,8 +155,9 @@ def main(args: Args) -> dict:
     variants = []
     for variant in args.variants:
         run = study_run(runs_dir, variant, args.env)
-        if load_config(run).env != args.env:
-            raise SystemExit(f"error: {run} trained {load_config(run).env}, not --env {args.env}")
+        trained = load_config(run).env
+        if trained != args.env:
+            raise SystemExit(f"error: {run} trained {trained}, not --env {args.env}")
         variants.append({"variant": variant, **diagnose(run, args.levels, args.seed)})
     name = args.name or f"gridworld_failures_{args.env}"
     report = write_results(RESULTS / f"{name}.json", {"benchmark": "gridworld failure modes", "env": args.env,

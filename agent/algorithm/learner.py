@@ -189,7 +189,7 @@ def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state:
     windows, age, weights, index = sample(spec, replay, key, env_steps)
     windows, age, weights = shard_batch((windows, age, weights), mesh)
     targets = make_targets(graphdef, spec, state.target_params, windows, age, replay.num_envs)
-    if reanalyze is not None and spec.reanalyzes:
+    if reanalyze is not None:
         key, reanalyze_key = jax.random.split(key)
         # Rows are steps of every env at once: a row's age in env steps is age x num_envs.
         targets = reanalyze_targets(reanalyze, state.target_params, reanalyze_key, windows, targets,

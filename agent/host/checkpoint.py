@@ -146,14 +146,19 @@ def seed_index(agent: Agent, seed: int | None) -> int:
     return agent.seeds.index(seed)
 
 
-def load_run(run_dir: str | Path, seed: int | None = None) -> tuple[Agent, Any]:
-    """(agent, params) of a saved run's latest readable checkpoint: the parameters of seed number
-    `seed` of the run (None: its first seed), without the seed axis."""
+def restore_run(run_dir: str | Path) -> tuple[Agent, Any, dict]:
+    """(agent, train state of every seed, host record) of a saved run's latest readable checkpoint."""
     # The tools that load a run need no data parallelism: one device, whatever the run trained on.
     config = dataclasses.replace(load_config(run_dir), devices=1)
     agent = Agent(config)
-    index = seed_index(agent, seed)
     checkpoints = Checkpoints(run_dir, keep=config.keep_checkpoints)
-    state, _ = checkpoints.restore(agent.init())
+    state, host = checkpoints.restore(agent.init())
     checkpoints.close()
-    return agent, seed_slice(state.learner.params, index)
+    return agent, state, host
+
+
+def load_run(run_dir: str | Path, seed: int | None = None) -> tuple[Agent, Any]:
+    """(agent, params) of a saved run's latest readable checkpoint: the parameters of seed number
+    `seed` of the run (None: its first seed), without the seed axis."""
+    agent, state, _ = restore_run(run_dir)
+    return agent, seed_slice(state.learner.params, seed_index(agent, seed))
