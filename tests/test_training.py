@@ -215,6 +215,30 @@ def test_mixed_value_targets_take_fresh_search_values_for_old_windows_only():
     assert float(jnp.abs(fresh[1] - ended.value[1]).max()) > 1e-3  # the two targets differ: the test can fail
 
 
+def test_update_passes_window_ages_in_env_steps_to_the_mixed_target(monkeypatch):
+    """Replay rows are steps of every env at once, so `update` hands reanalyze_targets each window's
+    age as rows x num_envs: the unit mixed_value_age is given in (--loss.mixed-value-age)."""
+    from agent.algorithm import learner as learner_module
+    agent = Agent(MIXED_VALUE)
+    state = agent.init()
+    for _ in range(3):  # fill some rows (the replay, not the learner, is what this test reads)
+        state, _ = agent.iteration(state)
+    state = seed_slice(state, 0)
+    seen = {}
+    real = learner_module.reanalyze_targets
+
+    def spy(reanalyze, params, key, windows, targets, age_env_steps, *rest):
+        seen["age_env_steps"] = age_env_steps
+        return real(reanalyze, params, key, windows, targets, age_env_steps, *rest)
+
+    monkeypatch.setattr(learner_module, "reanalyze_targets", spy)
+    key = jax.random.PRNGKey(3)
+    update(agent.graphdef, agent.tx, agent.spec, state.learner, state.replay, key, 0, agent._reanalyze)
+    _, age_rows, _, _ = learner_module.sample(agent.spec, state.replay, key, 0)
+    assert MIXED_VALUE.num_envs > 1 and int(age_rows.max()) > 0  # rows and env steps differ here
+    np.testing.assert_array_equal(np.asarray(seen["age_env_steps"]), np.asarray(age_rows) * MIXED_VALUE.num_envs)
+
+
 def test_seed_i_of_a_multi_seed_run_learns_as_its_single_seed_run():
     """Seeds are a batch axis that leaves the meaning of each seed unchanged: seed 4 trained beside
     seed 3 (one vmapped program) matches seed 4 trained alone, up to float reordering."""
