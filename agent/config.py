@@ -42,7 +42,9 @@ class LossConfig:
     unroll_steps: int = 5
     """K: dynamics steps unrolled per sample."""
     td_steps: int = 10
-    """n of the n-step value target, bootstrapped on the target network's value."""
+    """n of the n-step value target, bootstrapped on the target network's value. 0 (with
+    --loss.bootstrap lookahead only): the target is the lookahead itself, max_a r(s, a) +
+    discount x v(g(s, a)), value iteration through the learned model, with no acting reward in it."""
     value_weight: float = 0.25
     """Weight of the value cross-entropy."""
     policy_weight: float = 1.0
@@ -403,7 +405,10 @@ def validate(config: TrainConfig) -> None:
     r, l, o, e, n = config.replay, config.loss, config.optim, config.eval, config.network
     need(r.batch_size > 0, "replay.batch-size", r.batch_size, "must be > 0")
     need(l.unroll_steps > 0, "loss.unroll-steps", l.unroll_steps, "must be >= 1")
-    need(l.td_steps > 0, "loss.td-steps", l.td_steps, "must be >= 1")
+    need(l.td_steps >= 0, "loss.td-steps", l.td_steps, "must be >= 0")
+    need(l.td_steps > 0 or (l.bootstrap == "lookahead" and not l.off_policy_correction), "loss.td-steps",
+         l.td_steps, "0 makes the value target the bootstrap itself, which only --loss.bootstrap lookahead "
+         "(without --loss.off-policy-correction) turns into a target: use td-steps >= 1 or that bootstrap")
     obs_shape = envs.make(config.env, **config.env_kwargs).observation_shape
     need(not l.augmentation or len(obs_shape) == 3, "loss.augmentation", l.augmentation,
          f"shift + intensity augmentation needs image observations [H, W, C]; {config.env} has {obs_shape}")

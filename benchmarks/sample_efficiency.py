@@ -315,6 +315,11 @@ GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] 
     # bootstrapped on the best lookahead is closer to value iteration on the model.
     "ratio_1_lookahead_td3": ("ratio_1_lookahead with TD horizon 3 (default 10)",
                               lambda c: _loss(td_steps=3)(_ratio_1_lookahead(c))),
+    # TD 0: the value target is the lookahead itself, max_a r(s, a) + discount v(g(s, a)) with the
+    # target network: value iteration through the learned model, in which the acting policy's
+    # detours do not appear at all (its rewards still train the reward head).
+    "ratio_1_lookahead_td0": (("ratio_1_lookahead with TD horizon 0: the value target is the lookahead "
+                               "itself (default 10)"), lambda c: _loss(td_steps=0)(_ratio_1_lookahead(c))),
     # The same probe, read the other way: the latent holds the distance (the decoder reads it), so the
     # value head may only be short of gradient at weight 0.25.
     "ratio_1_lookahead_value_1": ("ratio_1_lookahead with value loss weight 1 (default 0.25)",

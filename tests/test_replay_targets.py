@@ -82,6 +82,15 @@ def test_n_step_value_bootstraps_on_the_target_value():
     np.testing.assert_array_equal(t.reward_mask, [0, 1])
 
 
+def test_td_zero_makes_each_rows_bootstrap_its_target_and_zero_past_a_termination():
+    # K=2, n=0, L=3: value_k = v_boot(k) while row k is in row 0's episode; the rewards enter only
+    # through the bootstrap (a lookahead through the model's reward head) and as reward targets.
+    w = window([1.0, 5.0, 7.0], terminated=[1])
+    t = n_step_targets(w, jnp.array([10.0, 20.0, 30.0]), unroll_steps=2, td_steps=0, discount=0.9)
+    np.testing.assert_allclose(t.value, [10.0, 20.0, 0.0])  # row 2 is past the termination: absorbing 0
+    np.testing.assert_allclose(t.reward, [0.0, 1.0, 5.0])
+
+
 def test_termination_zeroes_what_follows_and_stops_bootstrapping():
     # The action at row 1 terminates: rows 2.. belong to the next episode.
     g = 0.5
