@@ -192,3 +192,24 @@ def test_gridworld_failures_counts_a_revisit_within_an_episode_only():
     ended = np.array([[False, False], [False, False], [False, False], [False, True]])
     np.testing.assert_array_equal(revisits(positions, ended), [True, False])
     np.testing.assert_array_equal(revisits(positions, np.zeros_like(ended)), [True, True])  # C, C: a revisit
+
+
+@pytest.mark.parametrize("env_cls", ENVS)
+def test_the_optimal_value_scores_a_shortest_path_move_on_every_square(env_cls):
+    """benchmarks.gridworld_failures' value check with the true moves: the optimal value
+    discount^(d - 1) picks a shortest-path move on every open square of every level and its error is
+    0; the same value upside down (far scored above near) picks one on few squares (measured: 0.10 on coin_at_end, 0.23 on the maze)."""
+    from benchmarks.gridworld_failures import (
+        counted_mean,
+        every_square,
+        shortest_move_fraction,
+        value_scores,
+    )
+    env, discount = env_cls(), 0.95
+    grid = every_square(env, levels(env, count=16))
+    optimal = discount ** (grid.distance - 1.0)
+    assert float(shortest_move_fraction(value_scores(optimal, grid, discount), grid)) == 1.0
+    assert float(counted_mean(optimal - discount ** (grid.distance - 1.0), grid)) == 0.0
+    upside_down = -optimal
+    # Onto the goal still scores 1 (the reward), so only squares next to the goal stay right.
+    assert float(shortest_move_fraction(value_scores(upside_down, grid, discount), grid)) < 0.5
