@@ -474,6 +474,8 @@ def validate(config: TrainConfig) -> None:
          "network sizes must be positive")
     need(n.value_support > 0 and n.reward_support > 0, "network.value-support", n.value_support,
          "supports must be >= 1")
+    need(n.value_scale > 0, "network.value-scale", n.value_scale,
+         "must be > 0 (value targets are multiplied by it before the support; 1 leaves them as they are)")
     need(config.log_every_iterations > 0, "log-every-iterations", config.log_every_iterations, "must be > 0")
     need(config.checkpoint_every_env_steps > 0, "checkpoint-every-env-steps",
          config.checkpoint_every_env_steps, "must be > 0")

@@ -324,6 +324,12 @@ GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] 
     # the decoder reads the distance far better than the value head at weight 1 from the same latent.
     "ratio_1_lookahead_td3_value_1": ("ratio_1_lookahead_td3 with value loss weight 1 (default 0.25)",
                                       lambda c: _loss(td_steps=3, value_weight=1.0)(_ratio_1_lookahead(c))),
+    # A return in [0, 1] sits inside the value support's first bin, where neighbouring squares differ
+    # by 0.01-0.02 of a bin: the value head learns the order of squares from a sliver of its
+    # two-hot target. Scaled by 100, they are 0.18-0.26 of a bin apart (networks/config.py).
+    "ratio_1_lookahead_td3_scale_100": (("ratio_1_lookahead_td3 with value targets scaled by 100 before the support "
+                                        "(network.value_scale; default 1)"),
+                                        lambda c: _network(value_scale=100.0)(_loss(td_steps=3)(_ratio_1_lookahead(c)))),
     # The same probe, read the other way: the latent holds the distance (the decoder reads it), so the
     # value head may only be short of gradient at weight 0.25.
     "ratio_1_lookahead_value_1": ("ratio_1_lookahead with value loss weight 1 (default 0.25)",

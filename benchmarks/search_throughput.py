@@ -90,7 +90,7 @@ def plain_mctx_fns(graphdef):
         net = nnx.merge(graphdef, params)
         latent = net.represent(observation)
         logits, value_logits = net.predict(latent)
-        return mctx.RootFnOutput(prior_logits=logits, value=logits_to_scalar(value_logits), embedding=latent)
+        return mctx.RootFnOutput(prior_logits=logits, value=net.value_of(value_logits), embedding=latent)
 
     def recurrent_fn(params, key, action, latent):
         net = nnx.merge(graphdef, params)
@@ -98,7 +98,7 @@ def plain_mctx_fns(graphdef):
         logits, value_logits = net.predict(latent)
         reward = logits_to_scalar(reward_logits)
         out = mctx.RecurrentFnOutput(reward=reward, discount=jnp.full_like(reward, DISCOUNT),
-                                     prior_logits=logits, value=logits_to_scalar(value_logits))
+                                     prior_logits=logits, value=net.value_of(value_logits))
         return out, latent
 
     return root_fn, recurrent_fn

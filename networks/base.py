@@ -7,6 +7,7 @@ on the observation's shape.
     dynamics(latent, action [B])           -> latent, reward_logits [B, 2R+1]
     dynamics_prefix(latent, (c, h), action) -> latent, (c, h), value_prefix_logits [B, 2R+1]
     predict(latent)                        -> policy_logits [B, A], value_logits [B, 2V+1]
+    value_of(value_logits)                 -> value [B] (raw return scale)
     decode_features(latent)                -> features [B, F]
     project(latent, with_predictor)        -> [B, P]
 
@@ -20,6 +21,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from networks.support import logits_to_scalar, scalar_to_probs
+
 
 def resets_value_prefix(depth, horizon: int):
     """Whether the value-prefix LSTM restarts at `depth` steps from the root of an unroll or a
@@ -32,7 +35,7 @@ def resets_value_prefix(depth, horizon: int):
 class MuZeroNetwork(nnx.Module):
     """The shared heads. A subclass builds, in its __init__: `policy_head`, `value_head`,
     `reward_head`, `decoder`, `projection`, `projection_predictor` (and `prefix_lstm` when
-    `value_prefix_horizon > 0`), sets `num_actions`, `value_prefix_horizon`, `lstm_hidden`,
+    `value_prefix_horizon > 0`), sets `num_actions`, `value_prefix_horizon`, `lstm_hidden`, `value_scale`,
     and writes `represent`, `_next_latent` and `_prefix_input`."""
 
     def represent(self, observation: jax.Array) -> jax.Array:
@@ -73,6 +76,14 @@ class MuZeroNetwork(nnx.Module):
     def predict(self, latent: jax.Array) -> tuple[jax.Array, jax.Array]:
         """latent -> (policy logits [B, A], value logits [B, 2V+1])."""
         return self.policy_head(latent), self.value_head(latent)
+
+    def value_of(self, value_logits: jax.Array) -> jax.Array:
+        """[..., 2V+1] value logits -> [...] the value on the raw return scale (undoing value_scale)."""
+        return logits_to_scalar(value_logits) / self.value_scale
+
+    def value_target(self, value: jax.Array, size: int) -> jax.Array:
+        """[...] returns -> [..., 2 size + 1] the two-hot target the value head learns (value_scale applied)."""
+        return scalar_to_probs(value * self.value_scale, size)
 
     def decode_features(self, latent: jax.Array) -> jax.Array:
         """latent -> [B, F] predicted env features."""

@@ -27,6 +27,7 @@ class MuZeroMLP(MuZeroNetwork):
                                   zero_output=c.residual_dynamics,
                                   condition_dim=num_actions if c.action_every_layer else 0)
         self.value_prefix_horizon = c.value_prefix_horizon
+        self.value_scale = c.value_scale
         self.lstm_hidden = c.lstm_hidden
         if c.value_prefix_horizon > 0:
             self.prefix_lstm = nnx.OptimizedLSTMCell(c.latent, c.lstm_hidden, rngs=rngs)

@@ -40,6 +40,7 @@ class MuZeroResNet(MuZeroNetwork):
         d = c.channels
         self.num_actions = num_actions
         self.value_prefix_horizon = c.value_prefix_horizon
+        self.value_scale = c.value_scale
         self.lstm_hidden = c.lstm_hidden
         for _ in range(c.downsample):
             height, width = (height + 1) // 2, (width + 1) // 2

@@ -117,7 +117,7 @@ class LearnedModel:
 
     def _evaluate(self, net, embedding) -> NodeEval:
         policy_logits, value_logits = net.predict(latent_of(embedding))
-        return NodeEval(embedding, policy_logits, logits_to_scalar(value_logits), None)
+        return NodeEval(embedding, policy_logits, net.value_of(value_logits), None)
 
     def root(self, params, observation) -> NodeEval:
         net = self.net(params)

@@ -47,6 +47,21 @@ def test_logits_to_scalar_reads_a_peaked_distribution():
     np.testing.assert_allclose(logits_to_scalar(logits), [2.5, -7.0], atol=1e-3)
 
 
+def test_value_scale_spreads_small_returns_over_the_support_and_reads_them_back():
+    """network.value_scale: returns 0.735 and 0.774 (two neighbouring squares at discount 0.95) land
+    0.015 of a bin apart (in the first bin) at scale 1 and 0.23 apart at 100; either way the value head's
+    reading of its own target is the return."""
+    returns = jnp.array([0.735, 0.774])
+    for scale, bins_apart in ((1.0, 0.014), (100.0, 0.2)):
+        net = MuZeroMLP(observation_dim=4, num_actions=2, num_features=1, rngs=nnx.Rngs(0),
+                        config=NetworkConfig(hidden=8, latent=6, layers=1, value_scale=scale))
+        targets = net.value_target(returns, 20)  # [2, 41]
+        mean_bin = (targets * support(20)).sum(-1)
+        assert abs(float(mean_bin[1] - mean_bin[0])) >= bins_apart
+        assert abs(float(mean_bin[1] - mean_bin[0])) < 2 * bins_apart
+        np.testing.assert_allclose(net.value_of(jnp.log(targets + 1e-12)), returns, rtol=1e-3)
+
+
 def test_network_shapes_and_zero_initialised_heads():
     config = NetworkConfig(hidden=8, latent=6, layers=1, value_support=3, reward_support=2)
     net = MuZeroMLP(observation_dim=4, num_actions=3, num_features=5, config=config, rngs=nnx.Rngs(0))

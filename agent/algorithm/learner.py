@@ -33,7 +33,6 @@ from agent.algorithm.spec import LearnerSpec
 from agent.algorithm.targets import Targets, first_truncation, n_step_targets
 from agent.config import OptimConfig
 from networks.layers import as_float_pixels
-from networks.support import logits_to_scalar
 from search.models import LearnedModel
 
 
@@ -61,7 +60,7 @@ def target_values(graphdef, target_params, observations: jax.Array, lead_dims: i
     lead = observations.shape[:lead_dims]
     flat = observations.reshape(-1, *observations.shape[lead_dims:])
     _, value_logits = net.predict(net.represent(flat))
-    return logits_to_scalar(value_logits).reshape(lead)
+    return net.value_of(value_logits).reshape(lead)
 
 
 def lookahead_values(graphdef, target_params, observations: jax.Array, discount: float,

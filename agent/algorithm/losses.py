@@ -18,7 +18,7 @@ from flax import nnx
 from agent.algorithm.spec import LearnerSpec
 from agent.algorithm.targets import Targets
 from networks.base import resets_value_prefix
-from networks.support import logits_to_scalar, scalar_to_probs
+from networks.support import scalar_to_probs
 
 
 def scale_gradient(x: jax.Array, scale: float) -> jax.Array:
@@ -76,8 +76,8 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
         step_weight = 1.0 if k == 0 else 1.0 / k_steps
         policy_logits, value_logits = net.predict(latent)
         if k == 0:
-            first_value = jax.lax.stop_gradient(logits_to_scalar(value_logits))
-        value_ce = cross_entropy(value_logits, scalar_to_probs(targets.value[:, k], spec.value_support))
+            first_value = jax.lax.stop_gradient(net.value_of(value_logits))
+        value_ce = cross_entropy(value_logits, net.value_target(targets.value[:, k], spec.value_support))
         policy_ce = cross_entropy(policy_logits, targets.policy[:, k])
         feature_err = jnp.sum((net.decode_features(latent) - targets.features[:, k]) ** 2, axis=-1)
         parts["value_loss"] += step_weight * value_ce * targets.value_mask[:, k]
