@@ -32,7 +32,8 @@ class NetworkConfig:
     predictions divided by it: a finer support for small returns. With 1, returns in [0, 1] (the
     gridworlds') all fall inside the first bin, where the values of squares 1 and 2 steps from the
     goal (a factor of 0.95 apart) are 0.018 of a bin apart and those 15 and 16 steps away 0.010;
-    with 100, 0.26 and 0.18."""
+    with 100, 0.26 and 0.18. The support then covers returns up to about 460 / value_scale only
+    (larger targets are clipped to its edge): keep value_scale x the largest return under 460."""
     reward_support: int = 5
     """Reward is a categorical over -R..R in h-space (covers rewards up to ~35)."""
     projection: int = 64
