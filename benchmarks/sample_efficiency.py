@@ -330,6 +330,11 @@ GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] 
     "ratio_1_lookahead_td3_scale_100": (("ratio_1_lookahead_td3 with value targets scaled by 100 before the support "
                                         "(network.value_scale; default 1)"),
                                         lambda c: _network(value_scale=100.0)(_loss(td_steps=3)(_ratio_1_lookahead(c)))),
+    # The coin's best (td0: its value head then chooses among true neighbours as well as the decoded
+    # distance) with the maze's best (the scaled support).
+    "ratio_1_lookahead_td0_scale_100": (("ratio_1_lookahead_td0 with value targets scaled by 100 before the "
+                                         "support (network.value_scale; default 1)"),
+                                        lambda c: _network(value_scale=100.0)(_loss(td_steps=0)(_ratio_1_lookahead(c)))),
     # The same probe, read the other way: the latent holds the distance (the decoder reads it), so the
     # value head may only be short of gradient at weight 0.25.
     "ratio_1_lookahead_value_1": ("ratio_1_lookahead with value loss weight 1 (default 0.25)",
