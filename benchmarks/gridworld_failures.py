@@ -20,7 +20,8 @@ training-distribution levels (the same levels for every seed and search):
   - 'acting': the search the agent trains with (Gumbel noise at the root), which no loop holds
     forever.
 And, without the learned model's dynamics ('value with the true moves'): the agent placed on every
-open square of the first `--value-levels` levels, each legal move scored by the env's own next
+open square of `--value-levels` training levels (drawn from --seed, not the searches' levels), each
+legal move scored by the env's own next
 square, reward 1 onto the goal and else discount x the value head's value of that square's
 observation: how often the best-scored move lies on a shortest path, against the same choice by the
 decoded distance to the goal (the feature `to_goal` reads), and the value head's mean error against
@@ -122,7 +123,10 @@ class EverySquare(NamedTuple):
 
 
 def every_square(env, level) -> EverySquare:
-    """`level` (a batch of L gridworld levels) -> EverySquare, from the env's own moves."""
+    """`level` (a batch of L gridworld levels) -> EverySquare, from the env's own moves.
+
+    Reads GridWorld's `_moves` and `_observation` on levels with the agent moved: the public
+    `value_map` places the agent the same way but one level at a time, outside jit."""
     rows, cols = jnp.meshgrid(jnp.arange(env.height), jnp.arange(env.width), indexing="ij")
     squares = jnp.stack([rows.ravel(), cols.ravel()], axis=-1).astype(level.agent.dtype)  # [H*W, 2]
 
@@ -245,12 +249,11 @@ def write_markdown(report: dict, path: Path) -> None:
                        f"shortest path, and the value head's mean error against discount^(d - 1)."), "",
                       "| scored by | " + " | ".join(f"seed {s}" for s in v["seeds"]) + " | mean |",
                       "| --- | " + " | ".join("---:" for _ in v["seeds"]) + " | ---: |"]
-            for label, field in (("value head", "shortest_move_by_value"),
-                                 ("decoded distance", "shortest_move_by_decoded_distance"),
-                                 ("value error (mean)", "value_error_mean")):
-                xs = true_moves[field]
-                lines.append(f"| {label} | " + " | ".join(f"{x:+.3f}" if "error" in field else f"{x:.3f}" for x in xs)
-                             + (f" | {np.mean(xs):+.3f} |" if "error" in field else f" | {np.mean(xs):.3f} |"))
+            for label, field, fmt in (("value head", "shortest_move_by_value", ".3f"),
+                                      ("decoded distance", "shortest_move_by_decoded_distance", ".3f"),
+                                      ("value error (mean)", "value_error_mean", "+.3f")):
+                xs = [*true_moves[field], np.mean(true_moves[field])]
+                lines.append(f"| {label} | " + " | ".join(format(x, fmt) for x in xs) + " |")
             lines.append("")
     p = report["provenance"]
     lines.append(f"Commit {p.get('commit')}; command `{p.get('command')}`; {p['machine'].get('cpu')}.")
