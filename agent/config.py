@@ -239,15 +239,19 @@ PRESETS: dict[str, TrainConfig] = {
                          eval=EvalConfig(episodes=8, every_env_steps=200), eval_on_gymnasium=False),
     # The goal-misgeneralization gridworlds (benchmarks/misgeneralization.py): a shorter discount so
     # that values tell near from far within an episode of 20-40 steps; the maze needs more steps.
-    # Both learn at one update per env step from the start and bootstrap their value targets on the
-    # target network's best one-step lookahead (the study's ratio_1_lookahead). With both, all 8 seeds
-    # of benchmarks/results/sample_efficiency_coin_at_end.json reach a success rate >= 0.95 within
-    # 6,000 env steps, against 2 of 8 without; on the maze
-    # (benchmarks/results/sample_efficiency_cheese_in_corner.json, 10,000 env steps) the seeds' last
-    # three evaluations average 0.79-0.92, against 0.48-0.79 without.
+    # Both learn at one update per env step from the start, and their value target is the target
+    # network's best one-step lookahead itself (TD horizon 0), max_a r(s, a) + discount v(g(s, a)):
+    # value iteration through the learned model, with none of the noisy acting policy's detours in
+    # it. Their value targets are scaled by 100 before the support: returns in [0, 1] otherwise sit
+    # inside its first bin, neighbouring squares 0.01-0.02 of a bin apart. That is the study variant
+    # ratio_1_lookahead_td0_scale_100 (benchmarks/sample_efficiency.py, PRESET_VARIANTS), measured with
+    # 8 seeds in benchmarks/results/sample_efficiency_<env>.json and on 512 levels per seed in
+    # benchmarks/results/gridworld_failures_<env>_td0_scale_100.json.
     **{name: TrainConfig(env=name, total_env_steps=steps, discount=0.95, eval_on_gymnasium=False,
                          eval=EvalConfig(episodes=32, every_env_steps=1_000),
-                         replay=ReplayConfig(replay_ratio_start=1.0), loss=LossConfig(bootstrap="lookahead"))
+                         network=NetworkConfig(value_scale=100.0),
+                         replay=ReplayConfig(replay_ratio_start=1.0),
+                         loss=LossConfig(bootstrap="lookahead", td_steps=0))
        for name, steps in (("coin_at_end", 6_000), ("cheese_in_corner", 10_000))},
     # Pixels: the ResNet networks; a smaller batch keeps a CPU update affordable.
     "breakout-minatar": TrainConfig(env="breakout-minatar", total_env_steps=20_000, discount=0.99,

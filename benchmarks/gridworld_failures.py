@@ -48,6 +48,7 @@ from agent.host.checkpoint import restore_run
 from agent.objectives import make_objective
 from benchmarks.provenance import RESULTS, write_results
 from benchmarks.runs import study_run
+from benchmarks.sample_efficiency import PRESET_VARIANTS
 from envs.gridworlds import TRUE_GOAL
 
 GRIDWORLDS = ("coin_at_end", "cheese_in_corner")
@@ -62,8 +63,8 @@ class Args:
     runs_dir: str = ""
     """The sample-efficiency study's runs (one folder per variant); empty: runs/sample_efficiency_<env>,
     the study's own default."""
-    variants: tuple[str, ...] = ("ratio_1_lookahead",)
-    """Variants to diagnose."""
+    variants: tuple[str, ...] = ()
+    """Variants to diagnose (empty: the one the env's preset is, sample_efficiency.PRESET_VARIANTS)."""
     levels: int = 512
     """Training-distribution levels per seed and search."""
     seed: int = 777
@@ -270,7 +271,7 @@ def main(args: Args) -> dict:
     started = time.perf_counter()
     runs_dir = args.runs_dir or f"runs/sample_efficiency_{args.env}"
     variants = []
-    for variant in args.variants:
+    for variant in args.variants or (PRESET_VARIANTS[args.env],):
         run = study_run(runs_dir, variant, args.env)
         trained = load_config(run).env
         if trained != args.env:

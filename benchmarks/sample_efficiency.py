@@ -274,7 +274,7 @@ _ratio_1 = _replay(replay_ratio_start=1.0)
 
 
 def _ratio_1_lookahead(config: TrainConfig) -> TrainConfig:
-    """ratio_1 and bootstrap_lookahead together (the gridworld presets now)."""
+    """ratio_1 and bootstrap_lookahead together (the gridworld presets' base; PRESET_VARIANTS)."""
     return VARIANTS["bootstrap_lookahead"][1](_ratio_1(config))
 
 
@@ -335,11 +335,15 @@ GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] 
                                         "(network.value_scale; default 1)"),
                                         lambda c: _network(value_scale=100.0)(_lookahead_td(3)(c))),
     # The coin's best (td0: its value head then chooses among true neighbours as well as the decoded
-    # distance) with the maze's best (the scaled support). Offered, not yet measured.
+    # distance) with the maze's best (the scaled support): both gridworld presets now.
     "ratio_1_lookahead_td0_scale_100": (("ratio_1_lookahead_td0 with value targets scaled by 100 before the "
                                          "support (network.value_scale; default 1)"),
                                         lambda c: _network(value_scale=100.0)(_lookahead_td(0)(c))),
 }
+
+
+# The variant each gridworld preset now is (agent/config.py; tests/test_results.py pins it).
+PRESET_VARIANTS = {env: "ratio_1_lookahead_td0_scale_100" for env in GRIDWORLDS}
 
 
 def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]]:
@@ -352,14 +356,15 @@ def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConf
 
 
 def study_base(env: str) -> TrainConfig:
-    """The config the variants change: the env's preset; on a gridworld with TrainConfig's replay ratio
-    and bootstrap, which the gridworld presets had when the study ran (they now have ratio_1_lookahead's),
-    so that the study's variants keep their meaning."""
+    """The config the variants change: the env's preset; on a gridworld with TrainConfig's replay ratio,
+    losses and value support, which the gridworld presets had when the study began (they now have
+    the changes of their PRESET_VARIANTS variant), so that the study's variants keep their meaning."""
     base = preset(env)
     if env == "cartpole":
         return base
     defaults = TrainConfig()
-    return _loss(bootstrap=defaults.loss.bootstrap)(_replay(replay_ratio_start=defaults.replay.replay_ratio_start)(base))
+    return replace(base, loss=defaults.loss, network=replace(base.network, value_scale=defaults.network.value_scale),
+                   replay=replace(base.replay, replay_ratio_start=defaults.replay.replay_ratio_start))
 
 
 def offered_variants(env: str) -> tuple[str, ...]:

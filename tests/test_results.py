@@ -12,6 +12,7 @@ from benchmarks import readme_tables
 from benchmarks.provenance import RESULTS, ROOT, provenance, write_results
 from benchmarks.runs import OtherConfig, train_or_reuse
 from benchmarks.sample_efficiency import (
+    PRESET_VARIANTS,
     Args,
     carried_variants,
     offered_variants,
@@ -105,12 +106,14 @@ def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_vari
     assert "td30" not in offered_variants("coin_at_end") and "q_tree" not in offered_variants("cartpole")
     config = variant_config(args, "q_tree")
     assert (config.env, config.eval.episodes, config.planner.gumbel_q_scaling) == ("coin_at_end", 64, "tree")
-    # The study measures against the preset it started from; its ratio_1_lookahead is the preset now,
-    # on both gridworlds.
+    # The study measures against the preset it started from; the variant PRESET_VARIANTS names is each
+    # gridworld's preset now, and the study's default is unchanged by that.
     for env in ("coin_at_end", "cheese_in_corner"):
-        adopted = variant_config(resolved(Args(env=env)), "ratio_1_lookahead")
-        assert (adopted.replay, adopted.loss) == (preset(env).replay, preset(env).loss)
-        assert variant_config(resolved(Args(env=env)), "default").loss.bootstrap == "target"
+        adopted = variant_config(resolved(Args(env=env)), PRESET_VARIANTS[env])
+        assert (adopted.replay, adopted.loss, adopted.network) == (preset(env).replay, preset(env).loss,
+                                                                   preset(env).network)
+        default = variant_config(resolved(Args(env=env)), "default")
+        assert (default.loss.bootstrap, default.loss.td_steps, default.network.value_scale) == ("target", 10, 1.0)
     rows = [{"env_steps": 1000 * i, "wall_s": i, "eval_return_mean": r} for i, r in enumerate((0.5, 0.95, 0.9, 1.0), 1)]
     outcome = seed_outcome(rows, solved=0.95)
     assert (outcome["first_solved_env_steps"], outcome["later_evals_solved_fraction"]) == (2000, 0.5)
