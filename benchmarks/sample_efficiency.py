@@ -233,6 +233,15 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
                            _network(action_every_layer=True)),
     "mixed_value_250": ("mixed_value with windows older than 250 env steps learning search values",
                         _loss(value_target="mixed", mixed_value_age=250)),
+    # The gridworlds' value heads ordered neighbouring squares badly while their returns sat within
+    # one bin of the support, and value targets scaled before the support mended it (README's maze
+    # section). CartPole's value heads order neighbouring states badly too (failure_modes_value.md):
+    # near a value of 60, a return 1 higher is 0.065 of a bin further in h-space. Scaled by 3 or 5
+    # (with a support wide enough for 333 x the scale) it is 0.11 or 0.15 of a bin.
+    "scale_3_support_35": ("value targets scaled by 3 before a support of 35 (covers ~400; default 1 and 20)",
+                           _network(value_scale=3.0, value_support=35)),
+    "scale_5_support_50": ("value targets scaled by 5 before a support of 50 (covers ~470; default 1 and 20)",
+                           _network(value_scale=5.0, value_support=50)),
 }
 
 

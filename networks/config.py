@@ -26,14 +26,15 @@ class NetworkConfig:
     hidden layers after the first and of its output layer too); False: only at its input, beside the
     latent."""
     value_support: int = 20
-    """Value is a categorical over the integers -S..S in h-space (covers returns up to ~460)."""
+    """Value is a categorical over the integers -S..S in h-space (with 20, covers returns up to ~420)."""
     value_scale: float = 1.0
     """Value targets are multiplied by this before h(x) and the two-hot, and the value head's
     predictions divided by it: a finer support for small returns. With 1, returns in [0, 1] (the
     gridworlds') all fall inside the first bin, where the values of squares 1 and 2 steps from the
     goal (a factor of 0.95 apart) are 0.018 of a bin apart and those 15 and 16 steps away 0.010;
-    with 100, 0.26 and 0.18. The support then covers returns up to about 460 / value_scale only
-    (larger targets are clipped to its edge): keep value_scale x the largest return under 460."""
+    with 100, 0.26 and 0.18. The support then covers returns up to about 420 / value_scale only (with
+    support 20; larger targets are clipped to its edge): keep value_scale x the largest return under
+    420, or widen the support."""
     reward_support: int = 5
     """Reward is a categorical over -R..R in h-space (covers rewards up to ~35)."""
     projection: int = 64
