@@ -242,6 +242,15 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
                            _network(value_scale=3.0, value_support=35)),
     "scale_5_support_50": ("value targets scaled by 5 before a support of 50 (covers ~470; default 1 and 20)",
                            _network(value_scale=5.0, value_support=50)),
+    # The gridworlds' other fix: TD 0 on the lookahead (value iteration through the learned model, no
+    # acting noise in the targets) made their value heads unbiased. CartPole's are biased low (52-82 at
+    # an episode's start where good play is worth 333, failure_modes_calibration.md). With a horizon of
+    # ~330 steps one backup per target copy is slow, so also with copies every 10 updates.
+    "lookahead_td0": ("bootstrap_lookahead with TD horizon 0: the value target is the lookahead itself",
+                      _loss(bootstrap="lookahead", td_steps=0)),
+    "lookahead_td0_target_10": ("lookahead_td0 with the target network copied every 10 updates (default 100)",
+                                _loss(bootstrap="lookahead", td_steps=0, target_update_interval=10)),
+    "lookahead_td3": ("bootstrap_lookahead with TD horizon 3", _loss(bootstrap="lookahead", td_steps=3)),
 }
 
 
