@@ -48,10 +48,8 @@ from agent.host.checkpoint import restore_run
 from agent.objectives import make_objective
 from benchmarks.provenance import RESULTS, write_results
 from benchmarks.runs import study_run
-from benchmarks.sample_efficiency import PRESET_VARIANTS
+from benchmarks.sample_efficiency import GRIDWORLDS, PRESET_VARIANTS
 from envs.gridworlds import TRUE_GOAL
-
-GRIDWORLDS = ("coin_at_end", "cheese_in_corner")
 
 
 @dataclass(frozen=True)

@@ -369,14 +369,17 @@ def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConf
     if env == "cartpole":
         return VARIANTS
     return {"default": ((f"the {env} preset with replay ratio 4 decaying to 1 and values bootstrapped on the target "
-                         f"network's v(s) (TrainConfig's; {env}'s preset before this study)"), lambda c: c),
+                         f"network's v(s) at TD 10, unscaled (TrainConfig's; {env}'s preset before this study)"),
+                        lambda c: c),
             **GRIDWORLD_VARIANTS}
 
 
 def study_base(env: str) -> TrainConfig:
     """The config the variants change: the env's preset; on a gridworld with TrainConfig's replay ratio,
-    losses and value support, which the gridworld presets had when the study began (they now have
-    the changes of their PRESET_VARIANTS variant), so that the study's variants keep their meaning."""
+    losses and value scale, which the gridworld presets had when the study began (they now have
+    the changes of their PRESET_VARIANTS variant), so that the study's variants keep their meaning.
+    The whole loss config is reset: a preset that changed another loss field would lose it here, which
+    tests/test_results.py catches (the PRESET_VARIANTS variant must equal the preset)."""
     base = preset(env)
     if env == "cartpole":
         return base
