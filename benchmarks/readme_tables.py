@@ -210,6 +210,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "soak": soak,
     "cartpole_cpu": cartpole_curve("cartpole_cpu"),
     "cartpole_cpu_per_episode_50": cartpole_curve("cartpole_cpu_per_episode_50"),
+    "cartpole_cpu_lookahead_td3": cartpole_curve("cartpole_cpu_lookahead_td3"),
     "breakout_minatar_cpu": breakout_minatar("breakout_minatar_cpu"),
     "breakout_minatar_gpu": breakout_minatar("breakout_minatar_gpu"),
     "objectives_cartpole": objectives,
