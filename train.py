@@ -97,12 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     if jax.process_index() != 0:  # a multi-process run: process 0 reports
         return 0
     if result.final_eval_mean is not None:
+        from agent.host.run import return_text
+        scale = max(abs(m) for m in result.final_eval_means)
         if len(result.final_eval_means) == 1:
             what = f"mean ± std return over {config.eval.episodes if config else 'the'} episodes"
         else:
+            per_seed = ", ".join(return_text(m, scale, whole=True) for m in result.final_eval_means)
             what = (f"median over {len(result.final_eval_means)} seeds of their mean returns ± the std of those "
-                    f"means; per seed: {', '.join(f'{m:.0f}' for m in result.final_eval_means)}")
-        print(f"final evaluation: {result.final_eval_mean:.1f} ± {result.final_eval_std:.1f} ({what}) "
+                    f"means; per seed: {per_seed}")
+        print(f"final evaluation: {return_text(result.final_eval_mean, scale)} ± "
+              f"{return_text(result.final_eval_std, scale)} ({what}) "
               f"after {result.env_steps} env steps, {updates_label(result)}, {result.wall_s:.0f} s")
     if result.stopped_early == "time":
         ran = load_config(result.run_dir)  # also when resuming (config is None then)

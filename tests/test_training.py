@@ -368,3 +368,12 @@ def test_lookahead_bootstrap_is_the_best_one_step_lookahead_of_the_target_networ
     np.testing.assert_allclose(targets.value[no_time_limit], by_hand.value[no_time_limit], rtol=1e-5, atol=1e-5)
     value_only = target_values(agent.graphdef, params, windows.observation)
     assert np.abs(np.asarray(boot) - np.asarray(value_only)).max() > 1e-3  # not the plain value in disguise
+
+
+def test_return_text_keeps_a_success_rate_from_rounding_to_one():
+    """train.py's final line and the progress bar print returns by their size: CartPole's hundreds
+    with one decimal (whole numbers per seed), a gridworld's success rate with three (two per seed)."""
+    from agent.host.run import return_text
+    assert (return_text(0.96875, 0.96875), return_text(0.171, 0.96875)) == ("0.969", "0.171")
+    assert return_text(0.96875, 1.0, whole=True) == "0.97"
+    assert (return_text(475.12, 500.0), return_text(475.12, 500.0, whole=True)) == ("475.1", "475")

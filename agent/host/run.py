@@ -170,6 +170,15 @@ def _prepare_new_run_dir(run_dir: Path, overwrite: bool) -> None:
         remove_run_outputs(run_dir)
 
 
+def return_text(value: float, scale: float, *, whole: bool = False) -> str:
+    """An evaluation return for people: with returns in the tens or more (`scale`, e.g. CartPole's
+    hundreds) one decimal (`whole`: none); below 10 (a gridworld's success rate in [0, 1]) three
+    decimals (`whole`: two), so that a success rate of 0.969 does not print as 1.0."""
+    if abs(scale) >= 10:
+        return f"{value:.0f}" if whole else f"{value:.1f}"
+    return f"{value:.2f}" if whole else f"{value:.3f}"
+
+
 def _eval_summary(returns: np.ndarray) -> tuple[float, float]:
     """[S, episodes] returns -> (the median over seeds of each seed's mean, and for one seed the std over
     its episodes, for several the std of the seeds' means)."""
@@ -280,8 +289,9 @@ def _run(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, max_it
                 values["eval_return_std"] = last_eval.std(axis=1).tolist()
                 median, _ = _eval_summary(last_eval)
                 low, high = last_eval.mean(axis=1).min(), last_eval.mean(axis=1).max()
-                progress.update(task, eval=f"{median:.1f}" if len(seeds) == 1 else
-                                f"{median:.1f} (median; {low:.0f}..{high:.0f})")
+                progress.update(task, eval=return_text(median, high) if len(seeds) == 1 else
+                                (f"{return_text(median, high)} (median; {return_text(low, high, whole=True)}.."
+                                 f"{return_text(high, high, whole=True)})"))
             if evaluated or iterations == 1 or iterations % config.log_every_iterations == 0:
                 recorder.write(per_seed({**common, **extra}, values))
             now = time.perf_counter()
