@@ -20,6 +20,7 @@ import envs
 from agent.algorithm.rollout import greedy_planner, rollout
 from agent.host.checkpoint import load_run
 from agent.host.gym_eval import play_host_vector
+from agent.host.run import return_text
 from agent.objectives import make_objective
 from agent.tools.cli import run
 from search.models import SimulatorModel
@@ -82,8 +83,9 @@ def main(args: Args) -> None:
     returns = evaluate_run(args.run, value=args.value, model=args.model, episodes=args.episodes,
                            num_simulations=args.num_simulations, blend=args.blend, seed=args.seed,
                            run_seed=args.run_seed)
-    print(f"{args.run}: value={args.value} model={args.model}: return {returns.mean():.1f} ± {returns.std():.1f} "
-          f"over {args.episodes} episodes")
+    mean = float(returns.mean())
+    print(f"{args.run}: value={args.value} model={args.model}: return {return_text(mean, mean)} ± "
+          f"{return_text(float(returns.std()), mean)} over {args.episodes} episodes")
 
 
 if __name__ == "__main__":
