@@ -3,9 +3,9 @@
     write_results(path, report, args, started)   # report + {"provenance": ...} as JSON
 
 provenance: the git commit and whether the tree had uncommitted changes (and which files;
-results files do not count), the command line,
-the benchmark's full arguments, the machine (CPU model, cores, accelerator), the versions
-(python, jax, jaxlib, flax, optax, mctx) and the wall time from `started` to the write.
+results files do not count), the command line, the benchmark's full arguments, the machine
+(CPU model, family and vector instruction sets, cores, accelerator), the versions (python,
+jax, jaxlib, flax, optax, mctx) and the wall time from `started` to the write.
 """
 from __future__ import annotations
 
@@ -47,6 +47,46 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The vector instruction sets XLA's CPU backend may compile for: two CPUs that differ in these run
+# the same program with different float rounding (a learning run then drifts to other numbers).
+VECTOR_ISA = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+              "amx_tile")
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo ({} where there is none)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    fields = {}
+    for line in text.split("\n\n")[0].splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def cpu_id() -> dict:
+    """Which CPU, beyond a model name that virtual machines often mask ('AMD EPYC'): vendor, family
+    and model numbers (Linux), and the vector instruction sets of VECTOR_ISA it has."""
+    info = _cpuinfo()
+    flags = set(info.get("flags", "").split())
+    return {"vendor": info.get("vendor_id", platform.machine()), "family": info.get("cpu family"),
+            "model": info.get("model"), "vector_isa": [isa for isa in VECTOR_ISA if isa in flags]}
+
+
+def machine_text(recorded: dict | None) -> str:
+    """A recorded machine() in words: 'AMD EPYC (family 25 model 17, AVX-512)'; files written before
+    cpu_id existed give the model name alone."""
+    if not recorded:
+        return "not recorded"
+    cpu = recorded.get("cpu_id")
+    if cpu is None:
+        return recorded["cpu"]
+    wide = "AVX-512" if "avx512f" in cpu["vector_isa"] else "no AVX-512"
+    return f"{recorded['cpu']} (family {cpu['family']} model {cpu['model']}, {wide})"
+
+
 def device_label() -> str:
     """What ran the program, for a plot title: the accelerator's kind (e.g. 'NVIDIA H200') where JAX
     has one, else the CPU's model."""
@@ -57,7 +97,7 @@ def device_label() -> str:
 
 def machine() -> dict:
     devices = jax.devices()
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "os": platform.platform(),
+    return {"cpu": cpu_model(), "cpu_id": cpu_id(), "cores": os.cpu_count(), "os": platform.platform(),
             "accelerator": f"{devices[0].platform}: {getattr(devices[0], 'device_kind', '')}",
             "device_count": len(devices)}
 

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import ablation, minatar_curve, misgeneralization
-from benchmarks.provenance import RESULTS, ROOT
+from benchmarks.provenance import RESULTS, ROOT, machine_text
+from benchmarks.sample_efficiency import replication_table
 from benchmarks.sample_efficiency import table as sample_efficiency_table
 
 README = ROOT / "README.md"
@@ -34,8 +35,8 @@ def source(report: dict, name: str) -> str:
     m = p["machine"]
     named = " (named by GLASSZERO_COMMIT)" if (p.get("commit_source") or "").startswith("GLASSZERO_COMMIT") else ""
     return (f"<sub>From [{name}.json](benchmarks/results/{name}.json): `{p['command']}` at commit "
-            f"{(p['commit'] or 'unknown')[:10]}{named}{' (uncommitted changes)' if p['dirty'] else ''}, {m['cpu']} "
-            f"({m['cores']} cores, {m['accelerator']}), jax {p['versions']['jax']}, {p['wall_s']:,.0f} s.</sub>\n")
+            f"{(p['commit'] or 'unknown')[:10]}{named}{' (uncommitted changes)' if p['dirty'] else ''}, "
+            f"{machine_text(m)} ({m['cores']} cores, {m['accelerator']}), jax {p['versions']['jax']}, {p['wall_s']:,.0f} s.</sub>\n")
 
 
 def _steps(hit: dict | None) -> str:
@@ -184,6 +185,14 @@ def sample_efficiency(name: str) -> Callable[[Path], str]:
     return table
 
 
+def replication(name: str) -> Callable[[Path], str]:
+    """The side-by-side table of a study run with --replicates (earlier file, this machine, pooled)."""
+    def table(results: Path) -> str:
+        r = load(results, name)
+        return replication_table(r) + "\n" + source(r, name)
+    return table
+
+
 def seed_batch(results: Path) -> str:
     r = load(results, "seed_batch_cpu")
     lines = [("| seeds | env steps/s per seed | env steps/s in total | total vs 1 seed | updates/s per seed | "
@@ -206,6 +215,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "sample_efficiency": sample_efficiency("sample_efficiency"),
     "sample_efficiency_coin_at_end": sample_efficiency("sample_efficiency_coin_at_end"),
     "sample_efficiency_cheese_in_corner": sample_efficiency("sample_efficiency_cheese_in_corner"),
+    "sample_efficiency_replication": replication("sample_efficiency_replication"),
     "seed_batch_cpu": seed_batch,
     "soak": soak,
     "cartpole_cpu": cartpole_curve("cartpole_cpu"),

@@ -45,7 +45,13 @@ import tyro
 
 from agent.config import TrainConfig, config_from_dict, preset
 from agent.host.records import read_metrics, rows_by_seed
-from benchmarks.provenance import RESULTS, cpu_model, write_results
+from benchmarks.provenance import (
+    RESULTS,
+    cpu_model,
+    machine,
+    machine_text,
+    write_results,
+)
 from benchmarks.runs import config_differences, train_or_reuse
 
 SOLVED = 475.0  # CartPole-v1: an evaluation return >= 475 counts as solved (gymnasium's own mark)
@@ -283,6 +289,12 @@ class Args:
     carry_from: str | None = None
     """An earlier results JSON of this study: its variants measured with the same base config, seeds,
     budget and evaluation are copied instead of re-run, each marked with the commit it was measured at."""
+    replicates: str | None = None
+    """An earlier results JSON of this study (the same base config, seeds, budget and evaluation), most
+    likely measured on another machine: --variants are measured again here, and NAME.md shows both
+    measurements side by side and pooled. Two CPUs with other vector instruction sets round floats
+    differently, and a learning run drifts to other numbers: how far apart the two are is how much of a
+    variant's numbers is luck."""
 
 
 # On a gridworld: the two changes that made the CartPole preset (its Gumbel Q-scaling and replay
@@ -459,20 +471,27 @@ def summarize(seeds: list[dict]) -> dict:
     }
 
 
-def carried_variants(args: Args) -> dict[str, dict]:
-    """{variant: result} from --carry-from that this invocation would measure identically."""
-    if args.carry_from is None:
-        return {}
-    args = resolved(args)
-    old = json.loads(Path(args.carry_from).read_text())
+def same_study(args: Args, path: str, what: str) -> dict:
+    """The results JSON at `path`, after checking that it was measured with this invocation's env, base
+    config, seeds, budget and evaluation (else exit, saying that nothing can be `what`)."""
+    old = json.loads(Path(path).read_text())
     # Fields added since the earlier file take their defaults, as when a saved run is reused.
     old_base = config_from_dict(TrainConfig, old["base_config"])
     same = ((old.get("env", "cartpole"), old["seeds"], old["env_steps"], old["eval_every"])
             == (args.env, args.seeds, args.env_steps, args.eval_every)
             and not config_differences(old_base, variant_config(args, "default")))
     if not same:
-        raise SystemExit(f"error: {args.carry_from} was measured with another env, base config, seeds, budget or "
-                         f"evaluation; nothing can be carried over from it")
+        raise SystemExit(f"error: {path} was measured with another env, base config, seeds, budget or "
+                         f"evaluation; nothing can be {what} from it")
+    return old
+
+
+def carried_variants(args: Args) -> dict[str, dict]:
+    """{variant: result} from --carry-from that this invocation would measure identically."""
+    if args.carry_from is None:
+        return {}
+    args = resolved(args)
+    old = same_study(args, args.carry_from, "carried over")
     commit = old["provenance"].get("commit")
     # A variant is carried when its change reads as it does now; `default` whatever its words, since the
     # base configs were just compared (its words may have changed with the preset, as coin_at_end's did).
@@ -489,7 +508,52 @@ def run_variant(args: Args, name: str) -> dict:
     per_seed = [{"seed": seed, **seed_outcome(rows, solved_at(args.env))}
                 for seed, rows in rows_by_seed(read_metrics(Path(config.out))).items()]
     return {"variant": name, "change": change_of(args.env, name), "run_wall_s": round(wall, 1),
-            "summary": summarize(per_seed), "seeds": per_seed}
+            "summary": summarize(per_seed), "seeds": per_seed, "machine": machine()}
+
+
+def replicated(args: Args) -> dict | None:
+    """--replicates: {"file", "machine" (of its last writer), "variants": [its entries of --variants]}."""
+    if args.replicates is None:
+        return None
+    old = same_study(args, args.replicates, "replicated")
+    by_name = {v["variant"]: v for v in old["variants"]}
+    missing = [name for name in args.variants if name not in by_name]
+    if missing:
+        raise SystemExit(f"error: {args.replicates} has no variant {', '.join(missing)} to replicate; "
+                         f"drop it from --variants")
+    commit = old["provenance"].get("commit")
+    return {"file": args.replicates, "machine": old["provenance"].get("machine"),
+            "variants": [{**by_name[name], "measured_at_commit": by_name[name].get("measured_at_commit", commit)}
+                         for name in args.variants]}
+
+
+def _outcome(summary: dict) -> str:
+    """'2 / 1,384 / never / 0.37': seeds that never solved / median / worst env steps / stay."""
+    stay = summary["later_evals_solved_fraction_mean"]
+    return (f"{summary['never']} / {_cell(summary['median_env_steps'])} / {_cell(summary['worst_env_steps'])} / "
+            + ("-" if stay is None else f"{stay:.2f}"))
+
+
+def replication_table(report: dict) -> str:
+    """Each replicated variant measured twice (the earlier file, this run) and both pooled, with the
+    machines: the gap between two measurements of one config is the noise the study's rule guards against."""
+    earlier = report["replicates"]
+    here = {v["variant"]: v for v in report["variants"]}
+    here_machine = next(iter(here.values())).get("machine") if here else None
+    intro = (f"Earlier: `{earlier['file']}`, each variant at the commit "
+             f"shown, on a machine this study did not yet record per variant (that file's last writer: "
+             f"{machine_text(earlier['machine'])}). Here: {machine_text(here_machine)}. Pooled: the "
+             f"{2 * report['seeds']} seeds of both. Each cell: seeds that never solved / median / worst env steps "
+             f"/ stay.\n")
+    lines = [intro, "| variant | earlier at | earlier | here | pooled |",
+             "| --- | --- | --- | --- | --- |"]
+    for old in earlier["variants"]:
+        new = here.get(old["variant"])
+        if new is not None:
+            pooled = summarize(old["seeds"] + new["seeds"])
+            lines.append(f"| {old['variant']} | {old['measured_at_commit'][:7]} | {_outcome(old['summary'])} | "
+                         f"{_outcome(new['summary'])} | {_outcome(pooled)} |")
+    return "\n".join(lines) + "\n"
 
 
 def _cell(value, unit: str = "") -> str:
@@ -546,7 +610,9 @@ def markdown(report: dict) -> str:
             f"{report['env_steps']:,} env steps)"
             f"\n\n{mark} (every {report['eval_every']} env steps); 'stay': over "
             f"the seeds that reached {solved:g} before their last evaluation, the mean fraction of their later "
-            f"evaluations still >= {solved:g}.\n\n" + table(report) + _carried_note(report))
+            f"evaluations still >= {solved:g}.\n\n" + table(report) + _carried_note(report)
+            + ("\n## The same variants measured twice\n\n" + replication_table(report) if report.get("replicates")
+               else ""))
 
 
 def _carried_note(report: dict) -> str:
@@ -600,6 +666,7 @@ def main(args: Args) -> dict | None:
         return report
     started = time.perf_counter()
     carried = carried_variants(args)
+    replicates = replicated(args)
     results = {name: carried[name] for name in args.variants if name in carried}
     report = None
     for i, name in enumerate(args.variants):
@@ -617,6 +684,8 @@ def main(args: Args) -> dict | None:
                   "eval_episodes": EVAL_EPISODES[args.env], "solved_at": solved_at(args.env),
                   "variants_done": f"{len(variants)} of {len(args.variants)}",
                   "base_config": dataclasses.asdict(variant_config(args, "default")), "variants": variants}
+        if replicates is not None:
+            report["replicates"] = replicates
         report = write_results(out_dir / f"{args.name}.json", report, args, started)
         (out_dir / f"{args.name}.md").write_text(markdown(report))
         plot(report, out_dir / f"{args.name}.png")

@@ -16,6 +16,8 @@ from benchmarks.sample_efficiency import (
     Args,
     carried_variants,
     offered_variants,
+    replicated,
+    replication_table,
     resolved,
     seed_outcome,
     variant_config,
@@ -60,6 +62,8 @@ def test_provenance_names_commit_command_machine_and_versions(tmp_path):
     assert saved == json.loads(json.dumps(written))
     assert saved["x"] == 1 and saved["provenance"]["args"] == {"flag": True}
     assert set(provenance({}, 0.0)) >= PROVENANCE_KEYS
+    # Which CPU, beyond a masked model name: its vector instruction sets change XLA's float rounding.
+    assert {"vendor", "family", "model", "vector_isa"} <= set(saved["provenance"]["machine"]["cpu_id"])
 
 
 def test_a_copy_names_its_commit_in_glasszero_commit_and_keeps_its_own_git_view_beside_it(monkeypatch):
@@ -98,6 +102,38 @@ def test_the_study_carries_over_only_variants_measured_with_the_same_setup():
         carried_variants(Args(carry_from=committed, seeds=4))
     with pytest.raises(SystemExit, match="another env"):  # CartPole's results are no gridworld's
         carried_variants(Args(carry_from=committed, env="coin_at_end"))
+
+
+def test_the_study_measures_variants_of_an_earlier_file_again_and_shows_both_and_pooled(tmp_path):
+    committed = str(RESULTS / "sample_efficiency.json")
+    earlier = replicated(Args(replicates=committed, variants=("default", "td5")))
+    assert [v["variant"] for v in earlier["variants"]] == ["default", "td5"]
+    assert all(len(v["measured_at_commit"]) == 40 for v in earlier["variants"])
+    only_default = json.loads(Path(committed).read_text())
+    only_default["variants"] = only_default["variants"][:1]
+    (tmp_path / "old.json").write_text(json.dumps(only_default))
+    with pytest.raises(SystemExit, match="no variant td5 to replicate"):
+        replicated(Args(replicates=str(tmp_path / "old.json"), variants=("default", "td5")))
+    with pytest.raises(SystemExit, match="nothing can be replicated"):
+        replicated(Args(replicates=committed, variants=("default",), seeds=4))
+
+    def seed(first):  # a seed first solved at `first` env steps (None: never), steady after
+        return {"first_solved_env_steps": first, "first_solved_wall_s": first and first / 10,
+                "later_evals_solved_fraction": first and 1.0}
+
+    def variant(*firsts):
+        from benchmarks.sample_efficiency import summarize
+        seeds = [seed(f) for f in firsts]
+        return {"variant": "default", "measured_at_commit": "ab" * 20, "summary": summarize(seeds), "seeds": seeds}
+
+    report = {"seeds": 2, "replicates": {"file": "old.json", "machine": None, "variants": [variant(500, None)]},
+              "variants": [{**variant(1000, 1500), "machine": {"cpu": "AMD EPYC", "cpu_id": {
+                  "family": "25", "model": "17", "vector_isa": ["avx2", "avx512f"]}}}]}
+    text = replication_table(report)
+    assert "family 25 model 17, AVX-512" in text and "the 4 seeds of both" in text
+    # earlier: 1 never, median never; here: 0 never, median 1,250; pooled: 1 of 4 never, median 1,250.
+    assert "| default | ababab" in text
+    assert "| 1 / never / never / 1.00 | 0 / 1,250 / 1,500 / 1.00 | 1 / 1,250 / never / 1.00 |" in text
 
 
 def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_variants():
