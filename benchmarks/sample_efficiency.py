@@ -543,17 +543,26 @@ def replication_table(report: dict) -> str:
     intro = (f"Earlier: `{earlier['file']}`, each variant at the commit "
              f"shown, on a machine this study did not yet record per variant (that file's last writer: "
              f"{machine_text(earlier['machine'])}). Here: {machine_text(here_machine)}. Pooled: the "
-             f"{2 * report['seeds']} seeds of both. Each cell: seeds that never solved / median / worst env steps "
+             f"{2 * report['seeds']} seeds of both, unless both evaluated the same returns. Each cell: seeds that never solved / median / worst env steps "
              f"/ stay.\n")
     lines = [intro, "| variant | earlier at | earlier | here | pooled |",
              "| --- | --- | --- | --- | --- |"]
     for old in earlier["variants"]:
         new = here.get(old["variant"])
-        if new is not None:
-            pooled = summarize(old["seeds"] + new["seeds"])
-            lines.append(f"| {old['variant']} | {old['measured_at_commit'][:7]} | {_outcome(old['summary'])} | "
-                         f"{_outcome(new['summary'])} | {_outcome(pooled)} |")
+        if new is None:
+            continue
+        # The same evaluations, seed for seed: a CPU of the same kind ran it; pooling would count it twice.
+        pooled = ("the same evaluations: one measurement" if _evaluations(old) == _evaluations(new)
+                  else _outcome(summarize(old["seeds"] + new["seeds"])))
+        lines.append(f"| {old['variant']} | {old['measured_at_commit'][:7]} | {_outcome(old['summary'])} | "
+                     f"{_outcome(new['summary'])} | {pooled} |")
     return "\n".join(lines) + "\n"
+
+
+def _evaluations(variant: dict) -> list[list[tuple[int, float]]]:
+    """Every seed's (env steps, evaluation) pairs: what two measurements of one config share exactly
+    when the same kind of CPU ran both."""
+    return [[(c[0], c[2]) for c in s["curve"]] for s in variant["seeds"]]
 
 
 def _cell(value, unit: str = "") -> str:

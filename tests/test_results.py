@@ -129,11 +129,18 @@ def test_the_study_measures_variants_of_an_earlier_file_again_and_shows_both_and
     report = {"seeds": 2, "replicates": {"file": "old.json", "machine": None, "variants": [variant(500, None)]},
               "variants": [{**variant(1000, 1500), "machine": {"cpu": "AMD EPYC", "cpu_id": {
                   "family": "25", "model": "17", "vector_isa": ["avx2", "avx512f"]}}}]}
+    for entry in report["replicates"]["variants"] + report["variants"]:
+        for s in entry["seeds"]:
+            s["curve"] = [(250, 1.0, 100.0)]
+    report["replicates"]["variants"][0]["seeds"][0]["curve"] = [(250, 1.0, 99.0)]
     text = replication_table(report)
     assert "family 25 model 17, AVX-512" in text and "the 4 seeds of both" in text
     # earlier: 1 never, median never; here: 0 never, median 1,250; pooled: 1 of 4 never, median 1,250.
     assert "| default | ababab" in text
     assert "| 1 / never / never / 1.00 | 0 / 1,250 / 1,500 / 1.00 | 1 / 1,250 / never / 1.00 |" in text
+    # Evaluations equal seed for seed (the same kind of CPU): one measurement, not pooled twice.
+    report["replicates"]["variants"][0]["seeds"][0]["curve"] = [(250, 1.0, 100.0)]
+    assert "| the same evaluations: one measurement |" in replication_table(report)
 
 
 def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_variants():
