@@ -78,14 +78,19 @@ def _cartpole_curve(results: Path, name: str) -> str:
     return "\n".join(lines) + source(r, name)
 
 
-def objectives(results: Path) -> str:
-    r = load(results, "objectives_cartpole")
+def objectives(name: str) -> Callable[[Path], str]:
+    """The per-seed table of an objectives benchmark NAME.json."""
+    return lambda results: _objectives(results, name)
+
+
+def _objectives(results: Path, name: str) -> str:
+    r = load(results, name)
     labels = list(r["mean_over_runs"])
     lines = ["| run | " + " | ".join(labels) + " |", "| --- |" + " --- |" * len(labels)]
     for row in r["runs"]:
         lines.append(f"| {row['run']} | " + " | ".join(f"{row[k]['mean']:.0f} ± {row[k]['std']:.0f}" for k in labels)
                      + " |")
-    return "\n".join(lines) + "\n\n" + source(r, "objectives_cartpole")
+    return "\n".join(lines) + "\n\n" + source(r, name)
 
 
 def misgeneralization_main(results: Path) -> str:
@@ -223,7 +228,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "cartpole_cpu_lookahead_td3": cartpole_curve("cartpole_cpu_lookahead_td3"),
     "breakout_minatar_cpu": breakout_minatar("breakout_minatar_cpu"),
     "breakout_minatar_gpu": breakout_minatar("breakout_minatar_gpu"),
-    "objectives_cartpole": objectives,
+    "objectives_cartpole": objectives("objectives_cartpole"),
+    "objectives_cartpole_2000_steps": objectives("objectives_cartpole_2000_steps"),
     "misgeneralization_main": misgeneralization_main,
     "misgeneralization_sweep": misgeneralization_sweep,
     "ablation_cartpole": ablation_tables("ablation_cartpole"),

@@ -146,16 +146,21 @@ class SimulatorModel:
     """The true simulator of a JAX env: embedding = the env's `State`.
 
     The root input is a batched env `State` (from `jax.vmap(env.reset)`).
-    Priors are uniform and there is no learned value, so the objective's value
-    must be hand-specified (`FeatureValue`, `Constant`). Illegal actions are
-    masked at every node, using the env's own action mask.
+    Without `learned`, priors are uniform and there is no learned value, so the
+    objective's value must be hand-specified (`FeatureValue`, `Constant`). With
+    `learned` (a LearnedModel; its params are the planner's params), every node's
+    prior and learned value are the network's, read from the representation of the
+    node's true observation: the learned value searched on exact dynamics, which
+    tells a world model's errors from the value head's. Illegal actions are masked
+    at every node, using the env's own action mask.
     """
 
     masks_interior = True
 
-    def __init__(self, env: Env):
+    def __init__(self, env: Env, learned: LearnedModel | None = None):
         self.env = env
         self.num_actions = int(env.num_actions)
+        self.learned = learned
 
     def check_root_input(self, root_input: Any) -> int:
         if not isinstance(root_input, State):
@@ -168,20 +173,22 @@ class SimulatorModel:
                              f"step_count has shape {shape}: use jax.vmap(env.reset)(keys)")
         return int(shape[0])
 
-    def _evaluate(self, state: State) -> NodeEval:
+    def _evaluate(self, params, state: State) -> NodeEval:
+        mask = jax.vmap(self.env.action_mask)(state)
+        if self.learned is not None:
+            node = self.learned.root(params, jax.vmap(self.env.observation)(state))
+            return NodeEval(state, node.prior_logits, node.learned_value, mask)
         batch = state.step_count.shape[0]
         uniform = jnp.zeros((batch, self.num_actions), jnp.float32)
-        return NodeEval(state, uniform, None, jax.vmap(self.env.action_mask)(state))
+        return NodeEval(state, uniform, None, mask)
 
     def root(self, params, state: State) -> NodeEval:
-        del params
-        return self._evaluate(state)
+        return self._evaluate(params, state)
 
     def step(self, params, embedding: State, action):
-        del params
         next_state, ts = jax.vmap(self.env.step)(embedding, action)
         alive = 1.0 - ts.done.astype(jnp.float32)
-        return ts.reward, alive, self._evaluate(next_state)
+        return ts.reward, alive, self._evaluate(params, next_state)
 
     def features(self, params, embedding: State) -> jax.Array:
         del params

@@ -102,6 +102,28 @@ def test_evaluate_plans_with_the_named_objective_on_the_named_model(tiny_run):
     np.testing.assert_array_equal(evaluate_run(tiny_run, value="upright", episodes=2, num_simulations=2), expected)
 
 
+def test_the_learned_value_searches_the_true_simulator_with_the_networks_prior_and_value(tiny_run):
+    """--model simulator --value learned: exact dynamics, and at every node the network's prior and value
+    head read from the representation of that node's true observation (the world model left out)."""
+    agent, params = load_run(tiny_run)
+    world = search.SimulatorModel(agent.env, agent.model)
+    states, timesteps = jax.vmap(agent.env.reset)(jax.random.split(jax.random.PRNGKey(0), 2))
+    root, expected = world.root(params, states), agent.model.root(params, timesteps.observation)
+    np.testing.assert_allclose(root.prior_logits, expected.prior_logits, rtol=1e-6)
+    np.testing.assert_allclose(root.learned_value, expected.learned_value, rtol=1e-6)
+    reward, alive, child = world.step(params, states, jnp.array([0, 1]))
+    next_states, next_steps = jax.vmap(agent.env.step)(states, jnp.array([0, 1]))
+    np.testing.assert_array_equal(reward, next_steps.reward)
+    np.testing.assert_array_equal(alive, 1.0 - next_steps.done)
+    np.testing.assert_array_equal(child.embedding.step_count, next_states.step_count)
+    np.testing.assert_allclose(child.learned_value, agent.model.root(params, next_steps.observation).learned_value,
+                               rtol=1e-6)
+    returns = evaluate_run(tiny_run, value="learned", model="simulator", episodes=2, num_simulations=2)
+    assert returns.shape == (2,) and np.all(returns >= 1), returns
+    # A hand value on the simulator keeps uniform priors and no network: the search it always was.
+    assert search.SimulatorModel(agent.env).root(None, states).learned_value is None
+
+
 def test_inspect_runs_end_to_end_and_writes_its_outputs(tiny_run):
     report = inspect_run(tiny_run, episodes=2, max_steps=6, num_simulations=2)
     out = tiny_run / "inspect"

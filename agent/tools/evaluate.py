@@ -36,7 +36,9 @@ def evaluate_run(run_dir: str | Path, *, value: str = "learned", model: str = "l
     if agent.host:
         return _evaluate_host_run(agent, params, objective, model, episodes, num_simulations, seed)
     if model == "simulator":
-        world = SimulatorModel(agent.env)
+        # A value that reads the value head (learned, or blended with it) needs the network at every
+        # node: the true dynamics then carry the agent's own prior and value.
+        world = SimulatorModel(agent.env, agent.model if objective.needs_learned_value else None)
     elif model == "learned":
         world = agent.model
     else:
