@@ -190,6 +190,12 @@ class TrainConfig:
     multiples of it. The same config learns the same on any device count (up to float sum order)."""
     act_steps_per_iteration: int = 4
     """Env steps per env in one jitted iteration (learner updates follow them)."""
+    noise_hold_steps: int = 1
+    """Acting with the Gumbel search: every env keeps the same root Gumbel noise for this many of its
+    steps (blocks of steps counted from the start of the run), so that where the search is close to
+    indifferent the noise pushes the same way for a while instead of dithering step by step
+    (temporally extended exploration, as in ez-greedy; Dabney et al. 2020). Where the search's values
+    differ by more than the noise, they still decide. 1: fresh noise every step. JAX envs only."""
     env_stepping: typing.Literal["auto", "xla", "host"] = "auto"
     """How Atari games (atari:<Game>) step while training: 'xla' inside the jitted iteration, through
     ale-py's XLA interface (one device); 'host' in Python between jitted calls; 'auto': 'xla' where
@@ -405,6 +411,11 @@ def validate(config: TrainConfig) -> None:
          f"envs on the host): leave it at 'auto'")
     need(config.act_steps_per_iteration > 0, "act-steps-per-iteration", config.act_steps_per_iteration,
          "must be > 0")
+    need(config.noise_hold_steps >= 1, "noise-hold-steps", config.noise_hold_steps, "must be >= 1 (1: fresh noise)")
+    need(config.noise_hold_steps == 1 or not envs.is_host_env(envs.make(config.env, **config.env_kwargs)),
+         "noise-hold-steps",
+         config.noise_hold_steps, f"holds the search noise inside the jitted acting of JAX envs; {config.env} "
+         f"steps on the host: leave it at 1")
     need(0.0 < config.discount <= 1.0, "discount", config.discount, "must be in (0, 1]")
     r, l, o, e, n = config.replay, config.loss, config.optim, config.eval, config.network
     need(r.batch_size > 0, "replay.batch-size", r.batch_size, "must be > 0")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import envs
-from agent.algorithm.iteration import Agent, seed_slice
+from agent.algorithm.iteration import Agent, held_noise_key, seed_slice
 from agent.algorithm.learner import (
     lookahead_values,
     make_targets,
@@ -70,6 +70,8 @@ def test_iteration_compiles_once(config):
      "--loss.value-target 'mixed'.*score the hand value"),
     ({"loss": dataclasses.replace(TINY.loss, value_target="mixed", value_lower_bound=True)},
      "--loss.value-target 'mixed'.*use one of the two"),
+    ({"noise_hold_steps": 0}, "--noise-hold-steps 0 is invalid: must be >= 1"),
+    ({"env": "gymnasium:CartPole-v1", "noise_hold_steps": 5}, "--noise-hold-steps 5.*steps on the host"),
 ])
 def test_invalid_config_names_the_field(change, field):
     with pytest.raises(ConfigError, match=field):
@@ -377,3 +379,19 @@ def test_return_text_keeps_a_success_rate_from_rounding_to_one():
     assert (return_text(0.96875, 0.96875), return_text(0.171, 0.96875)) == ("0.969", "0.171")
     assert return_text(0.96875, 1.0, whole=True) == "0.97"
     assert (return_text(475.12, 500.0), return_text(475.12, 500.0, whole=True)) == ("475.1", "475")
+
+
+def test_held_search_noise_is_one_key_per_block_of_each_envs_steps():
+    """--noise-hold-steps 3 with 2 envs: env steps 0-2 of each env search with one key, 3-5 with the next."""
+    step_keys = jax.random.split(jax.random.PRNGKey(0), 8)
+    noise_key = jax.random.PRNGKey(1)
+    keys = [np.asarray(held_noise_key(step_keys[i], noise_key, jnp.int32(2 * i), num_envs=2, hold=3))
+            for i in range(8)]  # the run's env_steps count both envs
+    same = [bool((keys[i] == keys[i + 1]).all()) for i in range(7)]
+    assert same == [True, True, False, True, True, False, True]
+    np.testing.assert_array_equal(held_noise_key(step_keys[0], None, jnp.int32(0), num_envs=2, hold=1), step_keys[0])
+    # A run holds the key in its state only when it holds noise (else the state is as it always was).
+    held = Agent(dataclasses.replace(TINY, noise_hold_steps=4))
+    state, metrics = held.iteration(held.init())
+    assert state.noise_key is not None and np.isfinite(np.asarray(metrics["loss"])).all()
+    assert Agent(TINY).init().noise_key is None

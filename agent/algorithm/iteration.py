@@ -57,6 +57,7 @@ class TrainState:
     and not yet run (the schedule's fractions, and with `replay.updates_per_episode` the
     banked credit of finished episodes).
     episode_return: [E] running return of each env's current episode.
+    noise_key: the key of the held search noise (config.noise_hold_steps > 1; else None, no leaf).
     """
 
     learner: LearnerState
@@ -68,6 +69,17 @@ class TrainState:
     episodes: jax.Array
     owed_updates: jax.Array
     episode_return: jax.Array
+    noise_key: jax.Array | None = None
+
+
+def held_noise_key(step_key: jax.Array, noise_key: jax.Array | None, env_steps: jax.Array, num_envs: int,
+                   hold: int) -> jax.Array:
+    """The acting search's key: `step_key` (fresh noise every step) with hold 1, else one key per
+    block of `hold` steps of each env, the same for every step of the block (the Gumbel noise is the
+    search's only use of its key, so the noise is held; TrainConfig.noise_hold_steps)."""
+    if hold == 1:
+        return step_key
+    return jax.random.fold_in(noise_key, env_steps // (num_envs * hold))
 
 
 class Agent:
@@ -175,7 +187,9 @@ class Agent:
         state = TrainState(learner=learner, env_state=env_state, timestep=timestep,
                           replay=replay_lib.init(example, config.replay.capacity_per_env), key=key,
                           env_steps=zero, episodes=zero, owed_updates=jnp.zeros((), jnp.float32),
-                          episode_return=jnp.zeros((config.num_envs,)))
+                          episode_return=jnp.zeros((config.num_envs,)),
+                          # Folded off the kept key, not split from it: every other draw stays as it was.
+                          noise_key=jax.random.fold_in(key, 1) if config.noise_hold_steps > 1 else None)
         return state
 
     # --- acting ------------------------------------------------------------------
@@ -184,6 +198,8 @@ class Agent:
         the episodes that ended, how many ended, NaN/inf places in the search trees))."""
         env, config = self.env, self.config
         search_key, reset_key = jax.random.split(key)
+        search_key = held_noise_key(search_key, state.noise_key, state.env_steps, config.num_envs,
+                                    config.noise_hold_steps)
         ts = state.timestep
         out = plan(state.learner.params, search_key, ts.observation, model=self.model,
                    objective=self.objective, config=config.planner, action_mask=ts.action_mask)
