@@ -9,7 +9,10 @@ steps the seeds' best evaluations were 157, 203, 273, 283, 292, 347, 414 and 483
 studied median, 287, is 1.9x that; a median under 150 needs two of four seeds below the
 worst one studied) and each seed for PER_SEED = 60 (2.6x under the worst studied seed), well
 above what a policy that ignores the state keeps up (a few tens of steps). XLA's numerics differ between CPUs, so seeds on another machine are
-fresh draws: no seed is held near the edge of what it did here. The 475 bar itself needs
+fresh draws: no seed is held near the edge of what it did here. Measured again on another CPU
+(benchmarks/results/sample_efficiency_replication.json, "default"; a Zen 4 with AVX-512), the 8 seeds'
+best evaluations within 750 env steps were 205, 261, 323, 343, 347, 500, 500 and 500 (seeds 0-3: 347,
+500, 500, 323): other numbers, the same margins. The 475 bar itself needs
 more env steps than a CI run can spend (median 1,384, two of eight seeds not within 2,000;
 see README).
 """
