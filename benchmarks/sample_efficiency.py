@@ -257,9 +257,10 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "lookahead_td0_target_10": ("lookahead_td0 with the target network copied every 10 updates (default 100)",
                                 _loss(bootstrap="lookahead", td_steps=0, target_update_interval=10)),
     "lookahead_td3": ("bootstrap_lookahead with TD horizon 3", _loss(bootstrap="lookahead", td_steps=3)),
-    # Temporally extended exploration: the stuck seeds drift the cart out of bounds, and the value head
-    # that lets them (benchmarks/results/objectives_cartpole_2000_steps.json) only sees short, drifting
-    # episodes; noise held for a while pushes the cart one way where the search does not care.
+    # Temporally extended exploration: a stuck seed drifts the cart out of bounds, and where its value
+    # head is what fails it (benchmarks/results/objectives_cartpole_2000_steps.json: two of four short
+    # seeds) that head only ever sees short, drifting episodes; noise held for a while pushes the cart
+    # one way where the search does not care.
     **{f"noise_hold_{n}": (f"each env keeps its Gumbel noise for {n} steps (default: fresh every step)",
                            lambda c, n=n: replace(c, noise_hold_steps=n)) for n in (10, 25, 50)},
 }
