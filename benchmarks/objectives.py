@@ -10,6 +10,9 @@ For each trained seed of each run folder: mean return over `episodes` greedy sea
                      the gap to the first row is what the learned model's errors cost;
   hand value      -- the 'upright' hand value of the decoded features, on the learned model;
   hand value, true simulator -- the same function of the exact features, on the env's dynamics.
+Per seed it also records the world model's drift (agent.tools.inspect.model_drift): the mean
+|decoded - true feature| DRIFT_DEPTHS steps into the model's own unroll along the actions of
+`episodes` greedy episodes with the learned value.
 Writes benchmarks/results/objectives_cartpole.{json,png}.
 """
 from __future__ import annotations
@@ -22,7 +25,10 @@ import numpy as np
 import tyro
 
 from agent.config import load_config
+from agent.host.checkpoint import load_run
+from agent.objectives import make_objective
 from agent.tools.evaluate import evaluate_run
+from agent.tools.inspect import collect_trajectories, model_drift
 from benchmarks.provenance import RESULTS, write_results
 
 SETTINGS = {
@@ -31,6 +37,18 @@ SETTINGS = {
     "hand value 'upright' (learned model, decoded features)": {"value": "upright", "model": "learned"},
     "hand value 'upright' (true simulator)": {"value": "upright", "model": "simulator"},
 }
+DRIFT_DEPTHS = (0, 1, 5, 10)  # steps into the learned model's own unroll
+
+
+def drift_of(run: Path, seed: int, episodes: int, num_simulations: int) -> dict:
+    """{feature: [mean |decoded - true| at each of DRIFT_DEPTHS]} along greedy learned-value episodes."""
+    agent, params = load_run(run, seed)
+    hand = make_objective(agent.env.name, "upright", agent.config.discount)
+    records = collect_trajectories(agent, params, hand, episodes=episodes, max_steps=agent.env.max_steps,
+                                   num_simulations=num_simulations, seed=0, tree_episodes=0)
+    errors = model_drift(agent.model, params, records, max(DRIFT_DEPTHS))
+    return {name: [round(float(errors[k, i]), 4) for k in DRIFT_DEPTHS]
+            for i, name in enumerate(agent.env.feature_names)}
 
 
 @dataclass(frozen=True)
@@ -65,9 +83,11 @@ def main(args: Args) -> dict:
                                        run_seed=seed, **setting)
                 row[label] = {"mean": float(returns.mean()), "std": float(returns.std())}
                 print(f"{name}: {label}: {returns.mean():.1f} ± {returns.std():.1f}", flush=True)
+            row["model_drift"] = drift_of(run, seed, args.episodes, args.num_simulations)
+            print(f"{name}: model drift at depths {DRIFT_DEPTHS}: {row['model_drift']}", flush=True)
             table.append(row)
     report = {"benchmark": "CartPole-v1 return under swapped objectives, trained checkpoints",
-              "episodes": args.episodes, "num_simulations": args.num_simulations,
+              "episodes": args.episodes, "num_simulations": args.num_simulations, "drift_depths": list(DRIFT_DEPTHS),
               "run_dirs": [str(r) for r in runs], "runs": table,
               "mean_over_runs": {label: float(np.mean([r[label]["mean"] for r in table])) for label in SETTINGS}}
     out_dir = Path(args.out_dir)

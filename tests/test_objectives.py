@@ -22,7 +22,7 @@ from agent.host.run import train
 from agent.objectives import make_objective
 from agent.tools.evaluate import evaluate_run
 from agent.tools.explorer import read_page_data
-from agent.tools.inspect import inspect_run
+from agent.tools.inspect import collect_trajectories, inspect_run, model_drift
 from search.render import tree_layout
 from tests.conftest import ROOT, TINY
 
@@ -133,6 +133,27 @@ def test_inspect_runs_end_to_end_and_writes_its_outputs(tiny_run):
     assert report["same_action_rate"] == 1.0
     assert report["states"] == sum(report["episode_lengths"]) and 0 < report["states"] <= 2 * 6
     assert set(report["decoder_mean_abs_error"]) == {"x", "x_dot", "theta", "theta_dot"}
+    # The world model's drift: at depth 0 the decoder's own error; deeper, the unroll along the actions taken.
+    drift = report["model_drift"]
+    assert drift["depth"] == list(range(11))
+    for name, errors in drift["mean_abs_error"].items():
+        assert errors[0] == pytest.approx(report["decoder_mean_abs_error"][name], rel=1e-5)
+    agent, params = load_run(tiny_run)
+    hand = make_objective("cartpole", "upright", agent.config.discount)
+    records = collect_trajectories(agent, params, hand, episodes=2, max_steps=6, num_simulations=2, seed=0,
+                                   tree_episodes=0)
+    errors = model_drift(agent.model, params, records, depth=2)
+    # By hand: from every state t of both episodes, two model steps along the actions taken, against step t + 2.
+    alive = records["alive"].astype(bool)
+    gaps = []
+    for t in range(len(alive) - 2):
+        node = agent.model.root(params, jnp.asarray(records["observation"][t])).embedding
+        for k in (0, 1):
+            node = agent.model.step(params, node, jnp.asarray(records["own_action"][t + k]))[2].embedding
+        gap = np.abs(np.asarray(agent.model.features(params, node)) - records["true_features"][t + 2])
+        gaps += list(gap[alive[t + 2]])
+    assert gaps, "the tiny run's episodes should last more than 2 steps"
+    np.testing.assert_allclose(errors[2], np.mean(gaps, axis=0), rtol=1e-4)
     dot = (out / "tree.dot").read_text()
     assert dot.startswith("digraph") and "root" in dot and "N=" in dot and "Q=" in dot
     svg = (out / "tree.svg").read_text()

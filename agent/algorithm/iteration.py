@@ -22,6 +22,7 @@ host only logs, evaluates and checkpoints.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -57,7 +58,6 @@ class TrainState:
     and not yet run (the schedule's fractions, and with `replay.updates_per_episode` the
     banked credit of finished episodes).
     episode_return: [E] running return of each env's current episode.
-    noise_key: the key of the held search noise (config.noise_hold_steps > 1; else None, no leaf).
     """
 
     learner: LearnerState
@@ -69,7 +69,6 @@ class TrainState:
     episodes: jax.Array
     owed_updates: jax.Array
     episode_return: jax.Array
-    noise_key: jax.Array | None = None
 
 
 def held_noise_key(step_key: jax.Array, noise_key: jax.Array | None, env_steps: jax.Array, num_envs: int,
@@ -95,6 +94,9 @@ class Agent:
         self.tx = make_optimizer(config.optim)
         self.spec = LearnerSpec.from_config(config)
         self.mesh = make_mesh(self.device_count(config))
+        # [S] keys of the held search noise (noise_hold_steps > 1), PRNGKey(seed + 20,000) for each seed:
+        # constants of the run, not state, so checkpoints keep their layout.
+        self.noise_keys = self.seed_keys(offset=20_000) if config.noise_hold_steps > 1 else None
         abstract = jax.eval_shape(jax.vmap(self.init_seed), self.seed_keys())
         self.shardings = state_shardings(self.mesh, abstract)
         # Metrics and evaluation returns come back replicated: every process reads them whole.
@@ -187,19 +189,16 @@ class Agent:
         state = TrainState(learner=learner, env_state=env_state, timestep=timestep,
                           replay=replay_lib.init(example, config.replay.capacity_per_env), key=key,
                           env_steps=zero, episodes=zero, owed_updates=jnp.zeros((), jnp.float32),
-                          episode_return=jnp.zeros((config.num_envs,)),
-                          # Folded off the kept key, not split from it: every other draw stays as it was.
-                          noise_key=jax.random.fold_in(key, 1) if config.noise_hold_steps > 1 else None)
+                          episode_return=jnp.zeros((config.num_envs,)))
         return state
 
     # --- acting ------------------------------------------------------------------
-    def _act_step(self, state: TrainState, key: jax.Array):
+    def _act_step(self, state: TrainState, key: jax.Array, noise_key: jax.Array | None = None):
         """One search + env step in every env, with auto-reset. Returns (state, (sum of the returns of
         the episodes that ended, how many ended, NaN/inf places in the search trees))."""
         env, config = self.env, self.config
         search_key, reset_key = jax.random.split(key)
-        search_key = held_noise_key(search_key, state.noise_key, state.env_steps, config.num_envs,
-                                    config.noise_hold_steps)
+        search_key = held_noise_key(search_key, noise_key, state.env_steps, config.num_envs, config.noise_hold_steps)
         ts = state.timestep
         out = plan(state.learner.params, search_key, ts.observation, model=self.model,
                    objective=self.objective, config=config.planner, action_mask=ts.action_mask)
@@ -235,19 +234,24 @@ class Agent:
         return out.action_weights, out.root_value
 
     # --- one iteration -------------------------------------------------------------
-    def _act(self, state: TrainState) -> tuple[TrainState, jax.Array, tuple]:
+    def _act(self, state: TrainState, noise_key: jax.Array | None = None) -> tuple[TrainState, jax.Array, tuple]:
         """One seed's acting: `act_steps_per_iteration` steps of every env. Returns (state, the key of
         this iteration's learner updates, (sum of finished episodes' returns, episodes finished,
-        NaN/inf places in the search trees))."""
+        NaN/inf places in the search trees)). noise_key: the seed's held-noise key (Agent.noise_keys)."""
         key, act_key, learn_key = jax.random.split(state.key, 3)
         state = state.replace(key=key)
         state, (return_sums, finished, nonfinite) = jax.lax.scan(
-            self._act_step, state, jax.random.split(act_key, self.config.act_steps_per_iteration))
+            functools.partial(self._act_step, noise_key=noise_key), state,
+            jax.random.split(act_key, self.config.act_steps_per_iteration))
         return state, learn_key, (jnp.sum(return_sums), jnp.sum(finished), jnp.sum(nonfinite))
 
     def _iteration(self, state: TrainState) -> tuple[TrainState, dict]:
         """state [S, ...] -> (state, {metric: [S]})."""
-        state, learn_keys, (return_sums, finished, nonfinite) = jax.vmap(self._act)(state)
+        if self.config.noise_hold_steps > 1:
+            acted = jax.vmap(self._act)(state, jnp.asarray(self.noise_keys))
+        else:
+            acted = jax.vmap(self._act)(state)
+        state, learn_keys, (return_sums, finished, nonfinite) = acted
         return self._learn(state, learn_keys, return_sums, finished, nonfinite)
 
     def _learn(self, state: TrainState, learn_keys: jax.Array, return_sums: jax.Array, finished: jax.Array,

@@ -51,7 +51,6 @@ def state_shardings(mesh: Mesh, state: Any) -> Any:
         replay=replay.replace(data=every(replay.data, env_axis_2), priority=env_axis_2,
                               inserted=replicated, max_priority=replicated),
         key=replicated, env_steps=replicated, episodes=replicated, owed_updates=replicated,
-        noise_key=every(state.noise_key, replicated),  # None (no leaf) unless the run holds its search noise
     )
 
 

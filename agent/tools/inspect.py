@@ -7,7 +7,8 @@ Writes RUN/inspect/: index.html (the objective explorer: one self-contained page
 episodes' value timelines, the search tree at every step of the first episodes, the states
 where the objectives disagree most and the value maps; agent/tools/explorer.py), report.json
 and report.md (the objectives, learned vs hand value correlation, how often the two
-objectives choose the same action on the same states, the feature decoder's error),
+objectives choose the same action on the same states, the feature decoder's error, and the
+world model's drift: that error k = 0..--drift-depth steps into the model's own unroll),
 values.png (learned vs hand value along the trajectories), value_maps.png (each objective's
 value over a 2-D slice of states, for envs that define one) and tree.dot, tree.png and
 tree.svg (drawn without Graphviz) of the first search.
@@ -59,6 +60,7 @@ def collect_trajectories(agent, params, hand_objective, *, episodes: int, max_st
         no_hand = jnp.zeros(true.shape[:1])
         return {
             "alive": ~ts.done,
+            "observation": ts.observation,
             "true_features": true,
             "decoded_features": decoded,
             "learned_value": root.learned_value,
@@ -77,6 +79,43 @@ def collect_trajectories(agent, params, hand_objective, *, episodes: int, max_st
     out["trees"] = jax.tree.map(lambda x: np.asarray(x[:, :tree_episodes]), records["tree"])
     out["start_states"] = reset_episodes(env, jax.random.PRNGKey(seed), episodes)[0]
     return out
+
+
+def model_drift(model, params, records: dict, depth: int) -> np.ndarray:
+    """[depth + 1, F] mean |decoded - true| of the features k = 0..depth steps into the learned
+    model's own unroll, started from the representation of every visited state and fed the actions
+    the agent took (k = 0: the decoder on the representation itself). A pair counts where step t + k
+    is still in the episode; a depth no episode reaches is NaN.
+
+    The search plans that many steps through the model without seeing an observation: this says how
+    far the world it plans in drifts from the env's, feature by feature."""
+    alive = records["alive"].astype(bool)  # [T, E]
+    steps, episodes = alive.shape
+
+    def pad(x):  # [T, E, ...] -> [T + depth, E, ...]: step t + k exists for every start t
+        return np.concatenate([x, np.zeros((depth,) + x.shape[1:], x.dtype)])
+
+    actions, features, live = pad(records["own_action"]), pad(records["true_features"]), pad(alive)
+    observations = records["observation"].reshape(steps * episodes, *records["observation"].shape[2:])
+
+    def unroll(params):
+        root = model.root(params, observations)
+
+        def step(embedding, k):
+            action = jax.lax.dynamic_slice_in_dim(actions, k - 1, steps).reshape(steps * episodes)
+            _, _, child = model.step(params, embedding, action)
+            return child.embedding, model.features(params, child.embedding)
+
+        _, decoded = jax.lax.scan(step, root.embedding, jnp.arange(1, depth + 1))
+        return jnp.concatenate([model.features(params, root.embedding)[None], decoded])
+
+    decoded = np.asarray(jax.jit(unroll)(params)).reshape(depth + 1, steps, episodes, -1)
+    errors = np.full((depth + 1, decoded.shape[-1]), np.nan)
+    for k in range(depth + 1):
+        pairs = alive & live[k:k + steps]
+        if pairs.any():
+            errors[k] = np.abs(decoded[k] - features[k:k + steps])[pairs].mean(axis=0)
+    return errors
 
 
 def value_maps(agent, params, hand_objective, hand_name: str, start_states, count: int = 2,
@@ -164,6 +203,23 @@ def summarize(records: dict, feature_names: tuple[str, ...]) -> dict:
     }
 
 
+def drift_report(errors: np.ndarray, feature_names: tuple[str, ...]) -> dict:
+    """model_drift's [depth + 1, F] errors as {"depth": [0..D], "mean_abs_error": {feature: [per depth]}}
+    (None where no episode reached that depth)."""
+    as_json = lambda v: None if np.isnan(v) else float(v)
+    return {"depth": list(range(len(errors))),
+            "mean_abs_error": {name: [as_json(v) for v in errors[:, i]] for i, name in enumerate(feature_names)}}
+
+
+def drift_line(drift: dict) -> str:
+    """report.md's line: each feature's error at depths 0, 1, 2, 5, 10 (those the report has)."""
+    shown = [k for k in (0, 1, 2, 5, 10) if k < len(drift["depth"])]
+    cells = lambda errs: " / ".join("-" if errs[k] is None else f"{errs[k]:.3g}" for k in shown)
+    return (f"- world model drift, mean |decoded - true feature| {' / '.join(map(str, shown))} steps into its own "
+            f"unroll along the actions taken: " + ", ".join(f"{name} {cells(errs)}"
+                                                            for name, errs in drift["mean_abs_error"].items()))
+
+
 def plot_values(records: dict, path: Path, hand_name: str) -> None:
     import matplotlib
 
@@ -191,13 +247,15 @@ def plot_values(records: dict, path: Path, hand_name: str) -> None:
 
 def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes: int = 8,
                 max_steps: int | None = None, num_simulations: int | None = None, seed: int = 0,
-                run_seed: int | None = None, tree_episodes: int = 2) -> dict:
+                run_seed: int | None = None, tree_episodes: int = 2, drift_depth: int = 10) -> dict:
     """Writes RUN/inspect/ (index.html, report.json, report.md, the tree, values.png,
     value_maps.png) for seed number `run_seed` of the run (None: its first) and returns the
     report. The page keeps the search tree of every step of the first `tree_episodes` episodes."""
     run_dir = Path(run_dir)
     if tree_episodes < 0:
         raise ValueError(f"--tree-episodes {tree_episodes}: must be >= 0 (0 keeps no trees in the page)")
+    if drift_depth < 0:
+        raise ValueError(f"--drift-depth {drift_depth}: must be >= 0 (0 measures the decoder alone)")
     agent, params = load_run(run_dir, run_seed)
     envs.require_jax_env(agent.env, "agent.tools.inspect (hand values on exact features, value maps)")
     index = seed_index(agent, run_seed)
@@ -221,6 +279,7 @@ def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes:
         "model": "learned world model (hand value reads the feature decoder)",
         "num_simulations": sims,
         **summarize(records, agent.env.feature_names),
+        "model_drift": drift_report(model_drift(agent.model, params, records, drift_depth), agent.env.feature_names),
         "report_dir": str(out_dir),
     }
     names_a = {"cartpole": ("left", "right"), "chain": ("left", "right", "take")}.get(agent.env.name)
@@ -247,7 +306,8 @@ def inspect_run(run_dir: str | Path, *, hand_value: str | None = None, episodes:
              f"- same action chosen by both objectives: {100 * report['same_action_rate']:.1f}% of states",
              "- feature decoder mean |error| (vs mean |feature|): " + ", ".join(
                  f"{k} {v:.3g} ({report['decoder_feature_scale'][k]:.3g})"
-                 for k, v in report["decoder_mean_abs_error"].items())]
+                 for k, v in report["decoder_mean_abs_error"].items()),
+             drift_line(report["model_drift"])]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
     return report
 
@@ -272,12 +332,14 @@ class Args:
     """Which trained seed of a multi-seed run (--seeds) to inspect (default: its first)."""
     tree_episodes: int = 2
     """Episodes whose search tree at every step the page keeps (each costs page size)."""
+    drift_depth: int = 10
+    """How many steps of the learned model's own unroll the world-model drift is measured over."""
 
 
 def main(args: Args) -> None:
     report = inspect_run(args.run, hand_value=args.hand_value, episodes=args.episodes, max_steps=args.max_steps,
                          num_simulations=args.num_simulations, seed=args.seed,
-                         run_seed=args.run_seed, tree_episodes=args.tree_episodes)
+                         run_seed=args.run_seed, tree_episodes=args.tree_episodes, drift_depth=args.drift_depth)
     print((Path(report["report_dir"]) / "report.md").read_text())
     extra = [report["value_map_file"]] if report["value_map_file"] else []
     print("files:", ", ".join(report["tree_files"] + extra + ["values.png", "report.json"]))
