@@ -86,10 +86,14 @@ def objectives(name: str) -> Callable[[Path], str]:
 def _objectives(results: Path, name: str) -> str:
     r = load(results, name)
     labels = list(r["mean_over_runs"])
-    lines = ["| run | " + " | ".join(labels) + " |", "| --- |" + " --- |" * len(labels)]
+    depths = r.get("drift_depths")  # files written since the benchmark measures the world model's drift
+    drift = ([f"model's {f} error at {' / '.join(map(str, depths))} steps" for f in ("x", "theta")]
+             if depths else [])
+    lines = ["| run | " + " | ".join(labels + drift) + " |", "| --- |" + " --- |" * len(labels + drift)]
     for row in r["runs"]:
-        lines.append(f"| {row['run']} | " + " | ".join(f"{row[k]['mean']:.0f} ± {row[k]['std']:.0f}" for k in labels)
-                     + " |")
+        cells = [f"{row[k]['mean']:.0f} ± {row[k]['std']:.0f}" for k in labels]
+        cells += [" / ".join(f"{e:.3f}" for e in row["model_drift"][f]) for f in ("x", "theta")] if depths else []
+        lines.append(f"| {row['run']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\n" + source(r, name)
 
 
