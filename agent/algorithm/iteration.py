@@ -247,11 +247,8 @@ class Agent:
 
     def _iteration(self, state: TrainState) -> tuple[TrainState, dict]:
         """state [S, ...] -> (state, {metric: [S]})."""
-        if self.config.noise_hold_steps > 1:
-            acted = jax.vmap(self._act)(state, jnp.asarray(self.noise_keys))
-        else:
-            acted = jax.vmap(self._act)(state)
-        state, learn_keys, (return_sums, finished, nonfinite) = acted
+        noise_keys = None if self.noise_keys is None else jnp.asarray(self.noise_keys)  # None: no leaves to vmap
+        state, learn_keys, (return_sums, finished, nonfinite) = jax.vmap(self._act)(state, noise_keys)
         return self._learn(state, learn_keys, return_sums, finished, nonfinite)
 
     def _learn(self, state: TrainState, learn_keys: jax.Array, return_sums: jax.Array, finished: jax.Array,
