@@ -433,6 +433,9 @@ def validate(config: TrainConfig) -> None:
     need(not n.action_every_layer or len(obs_shape) == 1, "network.action-every-layer", n.action_every_layer,
          f"reads the action at every layer of the vector MLP's dynamics; {config.env} has image observations "
          f"{obs_shape}, whose ResNet dynamics read it as an action plane")
+    need(n.value_heads >= 1, "network.value-heads", n.value_heads, "must be >= 1 (1: a single value head)")
+    need(n.value_heads == 1 or len(obs_shape) == 1, "network.value-heads", n.value_heads,
+         f"several value heads are the vector MLP's; {config.env} has image observations {obs_shape}")
     need(n.value_prefix_horizon >= 0, "network.value-prefix-horizon", n.value_prefix_horizon,
          "must be >= 0 (0 is off)")
     need(0.0 <= l.reanalyze_fraction <= 1.0, "loss.reanalyze-fraction", l.reanalyze_fraction, "must be in [0, 1]")

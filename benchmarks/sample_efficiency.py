@@ -263,6 +263,11 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # one way where the search does not care.
     **{f"noise_hold_{n}": (f"each env keeps its Gumbel noise for {n} steps (default: fresh every step)",
                            lambda c, n=n: replace(c, noise_hold_steps=n)) for n in (10, 25, 50)},
+    # Value heads that fail a seed even on the true dynamics (objectives_cartpole_2000_steps.json) rank
+    # neighbouring states by differences smaller than their own errors; the mean of several independently
+    # initialised heads has less of the error that differs from head to head.
+    **{f"value_heads_{n}": (f"an ensemble of {n} value heads, the search reading their mean (default 1)",
+                            _network(value_heads=n)) for n in (5,)},
 }
 
 

@@ -7,6 +7,7 @@ on the observation's shape.
     dynamics(latent, action [B])           -> latent, reward_logits [B, 2R+1]
     dynamics_prefix(latent, (c, h), action) -> latent, (c, h), value_prefix_logits [B, 2R+1]
     predict(latent)                        -> policy_logits [B, A], value_logits [B, 2V+1]
+    predict_per_head(latent)               -> policy_logits [B, A], value_logits [E, B, 2V+1] (E value heads)
     value_of(value_logits)                 -> value [B] (raw return scale)
     decode_features(latent)                -> features [B, F]
     project(latent, with_predictor)        -> [B, P]
@@ -30,6 +31,14 @@ def resets_value_prefix(depth, horizon: int):
     (search.models) and the learner's unroll (agent.algorithm.losses) share; `depth` is an
     int or an int array."""
     return depth % horizon == 0
+
+
+def mix_value_heads(per_head: jax.Array) -> jax.Array:
+    """[E, B, N] value logits of E heads -> [B, N] the logits of their mixture, log(mean_e softmax):
+    its mean in h-space is the mean of the heads'. One head's logits pass through unchanged."""
+    if per_head.shape[0] == 1:
+        return per_head[0]
+    return jax.nn.logsumexp(jax.nn.log_softmax(per_head, axis=-1), axis=0) - jnp.log(per_head.shape[0])
 
 
 class MuZeroNetwork(nnx.Module):
@@ -74,8 +83,19 @@ class MuZeroNetwork(nnx.Module):
         return next_latent, lstm_state, self.reward_head(nnx.relu(lstm_out))
 
     def predict(self, latent: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """latent -> (policy logits [B, A], value logits [B, 2V+1])."""
-        return self.policy_head(latent), self.value_head(latent)
+        """latent -> (policy logits [B, A], value logits [B, 2V+1]).
+
+        With several value heads (`extra_value_heads`) the value logits are those of the mixture of the
+        heads' distributions, log(mean_e softmax(logits_e)): its mean in h-space is the mean of the heads'.
+        """
+        policy_logits, per_head = self.predict_per_head(latent)
+        return policy_logits, mix_value_heads(per_head)
+
+    def predict_per_head(self, latent: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """latent -> (policy logits [B, A], value logits of each value head [E, B, 2V+1]); the learner
+        trains each head on its own (E = 1 + len(extra_value_heads))."""
+        heads = [self.value_head, *getattr(self, "extra_value_heads", ())]
+        return self.policy_head(latent), jnp.stack([head(latent) for head in heads])
 
     def value_of(self, value_logits: jax.Array) -> jax.Array:
         """[..., 2V+1] value logits -> [...] the value on the raw return scale (undoing value_scale)."""

@@ -25,6 +25,10 @@ class NetworkConfig:
     """Vector observations: the dynamics MLP reads the one-hot action at every layer (the inputs of its
     hidden layers after the first and of its output layer too); False: only at its input, beside the
     latent."""
+    value_heads: int = 1
+    """Vector observations: independent value heads (an ensemble, each its own MLP from its own random
+    weights, each trained on the same targets). The value the search reads is the mean of theirs: the
+    mixture of their distributions over the support, whose h-space mean is the heads' mean. 1: one head."""
     value_support: int = 20
     """Value is a categorical over the integers -S..S in h-space (with 20, covers returns up to ~420)."""
     value_scale: float = 1.0

@@ -39,6 +39,12 @@ class MuZeroMLP(MuZeroNetwork):
         # SimSiam heads for EfficientZero's temporal consistency loss.
         self.projection = MLP(c.latent, c.hidden, c.projection, 1, rngs=rngs)
         self.projection_predictor = MLP(c.projection, c.hidden, c.projection, 1, rngs=rngs)
+        if c.value_heads > 1:
+            # Built last, and only when asked for: a one-head network keeps its random draws and its
+            # checkpoint layout (an empty list would still add a node to the saved tree).
+            self.extra_value_heads = nnx.List([
+                MLP(c.latent, c.hidden, 2 * c.value_support + 1, c.layers, rngs=rngs, zero_output=True, layer_norm=norm)
+                for _ in range(c.value_heads - 1)])
 
     def represent(self, observation: jax.Array) -> jax.Array:
         """[B, O] -> [B, H] latent in [0, 1]."""

@@ -17,7 +17,7 @@ from flax import nnx
 
 from agent.algorithm.spec import LearnerSpec
 from agent.algorithm.targets import Targets
-from networks.base import resets_value_prefix
+from networks.base import mix_value_heads, resets_value_prefix
 from networks.support import scalar_to_probs
 
 
@@ -74,10 +74,11 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
         reward_sum = jnp.zeros(latent.shape[:1])  # the value-prefix target: rewards since the last reset
     for k in range(k_steps + 1):
         step_weight = 1.0 if k == 0 else 1.0 / k_steps
-        policy_logits, value_logits = net.predict(latent)
+        policy_logits, value_logits = net.predict_per_head(latent)  # value: [E, B, 2V+1], E value heads
         if k == 0:
-            first_value = jax.lax.stop_gradient(net.value_of(value_logits))
-        value_ce = cross_entropy(value_logits, net.value_target(targets.value[:, k], spec.value_support))
+            first_value = jax.lax.stop_gradient(net.value_of(mix_value_heads(value_logits)))
+        # Each value head learns the target on its own (an ensemble), not their mixture.
+        value_ce = jnp.mean(cross_entropy(value_logits, net.value_target(targets.value[:, k], spec.value_support)), axis=0)
         policy_ce = cross_entropy(policy_logits, targets.policy[:, k])
         feature_err = jnp.sum((net.decode_features(latent) - targets.features[:, k]) ** 2, axis=-1)
         parts["value_loss"] += step_weight * value_ce * targets.value_mask[:, k]
