@@ -52,6 +52,9 @@ class LossConfig:
     reward_weight: float = 1.0
     """Weight of the reward cross-entropy."""
     feature_weight: float = 1.0
+    observation_weight: float = 1.0
+    """With network.observation_latent: weight of |unrolled latent - real observation|^2 at unroll steps
+    1..K (the dynamics' regression onto the env's next observations); unused otherwise."""
     """Weight of the feature-decoder regression (latent -> env features)."""
     consistency_weight: float = 0.0
     """EfficientZero's temporal consistency (SimSiam): weight of the negative cosine similarity
@@ -433,6 +436,8 @@ def validate(config: TrainConfig) -> None:
     need(not n.action_every_layer or len(obs_shape) == 1, "network.action-every-layer", n.action_every_layer,
          f"reads the action at every layer of the vector MLP's dynamics; {config.env} has image observations "
          f"{obs_shape}, whose ResNet dynamics read it as an action plane")
+    need(not n.observation_latent or len(obs_shape) == 1, "network.observation-latent", n.observation_latent,
+         f"plans in the observation itself, which needs vector observations; {config.env} has {obs_shape}")
     need(n.value_heads >= 1, "network.value-heads", n.value_heads, "must be >= 1 (1: a single value head)")
     need(n.value_heads == 1 or len(obs_shape) == 1, "network.value-heads", n.value_heads,
          f"several value heads are the vector MLP's; {config.env} has image observations {obs_shape}")

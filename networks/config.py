@@ -25,6 +25,12 @@ class NetworkConfig:
     """Vector observations: the dynamics MLP reads the one-hot action at every layer (the inputs of its
     hidden layers after the first and of its output layer too); False: only at its input, beside the
     latent."""
+    observation_latent: bool = False
+    """Vector observations: the latent the search plans in is the observation itself (no representation
+    network, no min-max scaling), and the dynamics predicts the next observation as obs + MLP(obs, action),
+    its output layer starting at zero; the learner trains each unrolled latent towards the real observation
+    (LossConfig.observation_weight). A model whose states mean what the env's do, as in PETS; `latent` is
+    unused."""
     value_heads: int = 1
     """Vector observations: independent value heads (an ensemble, each its own MLP from its own random
     weights, each trained on the same targets). The value the search reads is the mean of theirs: the

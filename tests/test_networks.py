@@ -131,3 +131,22 @@ def test_action_every_layer_reaches_the_dynamics_past_its_input():
         left, _ = net.dynamics(latent, jnp.zeros((3,), jnp.int32))
         right, _ = net.dynamics(latent, jnp.ones((3,), jnp.int32))
         assert (np.abs(np.asarray(left - right)).max() > 1e-3) == depends
+
+
+def test_value_heads_are_an_ensemble_whose_mixture_the_search_reads():
+    """network.value_heads: E heads, each its own random MLP; predict's value is the heads' mean in
+    h-space, and a one-head network's saved state has no trace of the option (old checkpoints load)."""
+    config = NetworkConfig(hidden=8, latent=6, layers=1, value_support=5, value_heads=3)
+    net = MuZeroMLP(observation_dim=4, num_actions=2, num_features=1, rngs=nnx.Rngs(0), config=config)
+    for i, head in enumerate([net.value_head, *net.extra_value_heads]):  # outputs start at zero: randomise
+        head.out.kernel[...] = jax.random.normal(jax.random.PRNGKey(i), head.out.kernel.shape)
+    latent = net.represent(jnp.ones((2, 4)))
+    _, per_head = net.predict_per_head(latent)
+    assert per_head.shape == (3, 2, 11)
+    heads_h = jnp.mean(jax.vmap(lambda l: jnp.sum(jax.nn.softmax(l) * support(5), -1))(per_head), axis=0)
+    assert float(jnp.std(per_head)) > 0.1  # the heads disagree, so the check below is not trivial
+    np.testing.assert_allclose(net.value_of(net.predict(latent)[1]), h_inv(heads_h), rtol=1e-5)
+    one_head = MuZeroMLP(observation_dim=4, num_actions=2, num_features=1, rngs=nnx.Rngs(0),
+                         config=NetworkConfig(hidden=8, latent=6, layers=1, value_support=5))
+    assert "extra_value_heads" not in nnx.state(one_head)
+    assert nnx.state(one_head)["value_head"] is not None

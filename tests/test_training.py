@@ -64,6 +64,7 @@ def test_iteration_compiles_once(config):
     ({"replay": dataclasses.replace(TINY.replay, updates_per_episode=8.0, updates_per_episode_max_ratio=0.1)},
      "--replay.updates-per-episode-max-ratio 0.1.*whole number of updates >= 1, not 0.4"),
     ({"network": dataclasses.replace(TINY.network, value_scale=0.0)}, "--network.value-scale 0.0"),
+    ({"network": dataclasses.replace(TINY.network, value_heads=0)}, "--network.value-heads 0 is invalid: must be >= 1"),
     ({"loss": dataclasses.replace(TINY.loss, td_steps=0)}, "--loss.td-steps 0.*--loss.bootstrap lookahead"),
     ({"loss": dataclasses.replace(TINY.loss, value_target="sarsa")}, "--loss.value-target 'sarsa'.*choose from td, mixed"),
     ({"value": "upright", "loss": dataclasses.replace(TINY.loss, value_target="mixed")},

@@ -294,9 +294,9 @@ class Agent:
             return learner, replay, jax.tree.map(jnp.add, sums, metrics)
 
         seeds = state.env_steps.shape[0]
-        zeros = {name: jnp.zeros((seeds,)) for name in
-                 ("loss", "value_loss", "policy_loss", "reward_loss", "feature_loss", "consistency_loss",
-                  "grad_norm")}
+        loss_names = ("loss", "value_loss", "policy_loss", "reward_loss", "feature_loss", "consistency_loss",
+                      "grad_norm") + (("observation_loss",) if self.config.network.observation_latent else ())
+        zeros = {name: jnp.zeros((seeds,)) for name in loss_names}
         learner, replay, sums = jax.lax.fori_loop(0, jnp.max(num_updates), learn,
                                                   (state.learner, state.replay, zeros))
         state = state.replace(learner=learner, replay=replay, owed_updates=owed - num_updates)

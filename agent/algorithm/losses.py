@@ -3,6 +3,7 @@
     loss = l_0 + (1/K) sum_{k=1..K} l_k
     l_k  = w_v CE(value_k) + w_p CE(policy_k) + w_r CE(reward_k) + w_f |f_k - f_hat_k|^2
            (+ w_c consistency_k for k >= 1)
+           (+ w_o |s_k - o_k|^2 for k >= 1 when the latent s is the observation o: network.observation_latent)
 
 Gradients entering each dynamics step are scaled by 1/2 (MuZero), values and
 rewards are cross-entropies to two-hot targets over the h-space supports. With a
@@ -68,6 +69,9 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
     first_value = None
     parts = {"value_loss": 0.0, "policy_loss": 0.0, "reward_loss": 0.0, "feature_loss": 0.0,
              "consistency_loss": 0.0}
+    observation_latent = getattr(net, "observation_latent", False)  # the latent is the observation
+    if observation_latent:
+        parts["observation_loss"] = 0.0
     horizon = net.value_prefix_horizon
     if horizon > 0:
         lstm_state = net.initial_lstm_state(latent.shape[0])
@@ -94,6 +98,9 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
             else:
                 latent, reward_logits = net.dynamics(latent, actions[:, k])
                 reward_target = targets.reward[:, k + 1]
+            if observation_latent:  # the model's next observation against the real one
+                observation_err = jnp.sum((latent - next_observations[:, k].reshape(latent.shape)) ** 2, axis=-1)
+                parts["observation_loss"] += (1.0 / k_steps) * observation_err * targets.policy_mask[:, k + 1]
             latent = scale_gradient(latent, 0.5)
             reward_ce = cross_entropy(reward_logits, scalar_to_probs(reward_target, spec.reward_support))
             parts["reward_loss"] += (1.0 / k_steps) * reward_ce * targets.reward_mask[:, k + 1]
@@ -102,7 +109,8 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
                                               * consistency_loss(net, latent, next_observations[:, k]))
     per_sample = (spec.value_weight * parts["value_loss"] + spec.policy_weight * parts["policy_loss"]
                   + spec.reward_weight * parts["reward_loss"] + spec.feature_weight * parts["feature_loss"]
-                  + spec.consistency_weight * parts["consistency_loss"])
+                  + spec.consistency_weight * parts["consistency_loss"]
+                  + spec.observation_weight * parts.get("observation_loss", 0.0))
     loss = jnp.mean(weights * per_sample)
     metrics = {name: jnp.mean(value) for name, value in parts.items()}
     metrics["loss"] = loss

@@ -24,6 +24,7 @@ class LearnerSpec:
     policy_weight: float
     reward_weight: float
     feature_weight: float
+    observation_weight: float
     consistency_weight: float
     reanalyze_count: int
     """Windows of each batch whose policy targets are re-searched (0: no reanalyze)."""
@@ -64,7 +65,8 @@ class LearnerSpec:
             batch_size=replay.batch_size, unroll_steps=loss.unroll_steps, td_steps=loss.td_steps,
             discount=config.discount, value_support=network.value_support, reward_support=network.reward_support,
             value_weight=loss.value_weight, policy_weight=loss.policy_weight, reward_weight=loss.reward_weight,
-            feature_weight=loss.feature_weight, consistency_weight=loss.consistency_weight,
+            feature_weight=loss.feature_weight, observation_weight=loss.observation_weight,
+            consistency_weight=loss.consistency_weight,
             reanalyze_count=round(loss.reanalyze_fraction * replay.batch_size),
             off_policy_correction=loss.off_policy_correction, augmentation=loss.augmentation,
             prioritized=replay.prioritized, sample_to_head=replay.sample_to_head, priority_alpha=replay.priority_alpha,
