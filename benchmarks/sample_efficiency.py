@@ -273,6 +273,12 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     "observation_latent": (("the search plans in the observation itself; the model predicts the next one "
                             "(default: a learned 64-d latent)"), _network(observation_latent=True)),
 }
+# observation_latent with one other change each: with a model that stays near the env, deeper searches and
+# the value-side changes may pay where they did not on a drifting latent.
+VARIANTS.update({
+    f"observation_latent_{other}": (f"observation_latent with {other}: {VARIANTS[other][0]}",
+                                    lambda c, other=other: VARIANTS[other][1](_network(observation_latent=True)(c)))
+    for other in ("sims_50", "eval_sims_50", "value_heads_5", "target_1", "lookahead_td3")})
 
 
 @dataclass(frozen=True)
