@@ -279,8 +279,8 @@ VARIANTS.update({
     f"observation_latent_{other}": (f"observation_latent with {other}: {VARIANTS[other][0]}",
                                     lambda c, other=other: VARIANTS[other][1](_network(observation_latent=True)(c)))
     for other in ("sims_50", "eval_sims_50", "value_heads_5", "target_1", "lookahead_td3",
-                  # Its short seeds' values over their episodes' first 50 steps average 78-89 where their greedy
-                  # play earns 102-194 (a probe of seeds 2, 4 and 5): far failures do not reach the value yet.
+                  # Its short seeds value an episode's start at 73-76 where never failing is worth 333
+                  # (failure_modes_observation_latent.md): the value of a better policy is not learnt yet.
                   "value_lower_bound", "discount_0.99")})
 
 

@@ -40,8 +40,13 @@ EFFICIENTZERO = with_algorithm(TINY, "efficientzero")  # every addition on, the 
 # EfficientZero V2's mixed value target, with windows older than 4 env steps taking search values.
 MIXED_VALUE = dataclasses.replace(TINY, loss=dataclasses.replace(TINY.loss, value_target="mixed", mixed_value_age=4))
 
+# A model that plans in the observation itself, with an ensemble of two value heads (networks/mlp.py).
+OBSERVATION_LATENT = dataclasses.replace(TINY, network=dataclasses.replace(TINY.network, observation_latent=True,
+                                                                           value_heads=2))
 
-@pytest.mark.parametrize("config", [TINY, EFFICIENTZERO, MIXED_VALUE], ids=["muzero", "efficientzero", "mixed_value"])
+
+@pytest.mark.parametrize("config", [TINY, EFFICIENTZERO, MIXED_VALUE, OBSERVATION_LATENT],
+                         ids=["muzero", "efficientzero", "mixed_value", "observation_latent"])
 def test_iteration_compiles_once(config):
     agent = Agent(config)
     state = agent.init()
@@ -51,6 +56,8 @@ def test_iteration_compiles_once(config):
     assert int(state.learner.updates[0]) > 0
     assert agent.iteration._cache_size() == 1
     assert np.isfinite(np.asarray(metrics["loss"])).all()
+    if config.network.observation_latent:  # the regression onto the next observation is trained and logged
+        assert np.isfinite(np.asarray(metrics["observation_loss"])).all()
 
 
 @pytest.mark.parametrize("change,field", [
@@ -65,6 +72,8 @@ def test_iteration_compiles_once(config):
      "--replay.updates-per-episode-max-ratio 0.1.*whole number of updates >= 1, not 0.4"),
     ({"network": dataclasses.replace(TINY.network, value_scale=0.0)}, "--network.value-scale 0.0"),
     ({"network": dataclasses.replace(TINY.network, value_heads=0)}, "--network.value-heads 0 is invalid: must be >= 1"),
+    ({"env": "breakout-minatar", "network": dataclasses.replace(TINY.network, observation_latent=True)},
+     "--network.observation-latent True.*needs vector observations"),
     ({"loss": dataclasses.replace(TINY.loss, td_steps=0)}, "--loss.td-steps 0.*--loss.bootstrap lookahead"),
     ({"loss": dataclasses.replace(TINY.loss, value_target="sarsa")}, "--loss.value-target 'sarsa'.*choose from td, mixed"),
     ({"value": "upright", "loss": dataclasses.replace(TINY.loss, value_target="mixed")},
