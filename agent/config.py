@@ -52,10 +52,10 @@ class LossConfig:
     reward_weight: float = 1.0
     """Weight of the reward cross-entropy."""
     feature_weight: float = 1.0
+    """Weight of the feature-decoder regression (latent -> env features)."""
     observation_weight: float = 1.0
     """With network.observation_latent: weight of |unrolled latent - real observation|^2 at unroll steps
     1..K (the dynamics' regression onto the env's next observations); unused otherwise."""
-    """Weight of the feature-decoder regression (latent -> env features)."""
     consistency_weight: float = 0.0
     """EfficientZero's temporal consistency (SimSiam): weight of the negative cosine similarity
     between the predicted projection of the k-th unrolled latent and the stop-gradient projection

@@ -279,8 +279,9 @@ VARIANTS.update({
     f"observation_latent_{other}": (f"observation_latent with {other}: {VARIANTS[other][0]}",
                                     lambda c, other=other: VARIANTS[other][1](_network(observation_latent=True)(c)))
     for other in ("sims_50", "eval_sims_50", "value_heads_5", "target_1", "lookahead_td3",
-                  # Its short seeds value an episode's start at 73-76 where never failing is worth 333
-                  # (failure_modes_observation_latent.md): the value of a better policy is not learnt yet.
+                  # Its short seeds value an episode's start at 73-76, below the ~120-190 their own play earns
+                  # and the 333 of never failing (failure_modes_observation_latent.md): far failures have not
+                  # reached the values yet.
                   "value_lower_bound", "discount_0.99")})
 
 
