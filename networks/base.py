@@ -47,6 +47,9 @@ class MuZeroNetwork(nnx.Module):
     `value_prefix_horizon > 0`), sets `num_actions`, `value_prefix_horizon`, `lstm_hidden`, `value_scale`,
     and writes `represent`, `_next_latent` and `_prefix_input`."""
 
+    observation_latent = False  # the latent is the observation itself (networks.mlp, with the option on)
+    extra_value_heads = ()  # value heads beyond `value_head` (networks.mlp, with network.value_heads > 1)
+
     def represent(self, observation: jax.Array) -> jax.Array:
         raise NotImplementedError
 
@@ -94,7 +97,7 @@ class MuZeroNetwork(nnx.Module):
     def predict_per_head(self, latent: jax.Array) -> tuple[jax.Array, jax.Array]:
         """latent -> (policy logits [B, A], value logits of each value head [E, B, 2V+1]); the learner
         trains each head on its own (E = 1 + len(extra_value_heads))."""
-        heads = [self.value_head, *getattr(self, "extra_value_heads", ())]
+        heads = [self.value_head, *self.extra_value_heads]
         return self.policy_head(latent), jnp.stack([head(latent) for head in heads])
 
     def value_of(self, value_logits: jax.Array) -> jax.Array:

@@ -35,6 +35,7 @@ import envs
 from agent.algorithm import replay as replay_lib
 from agent.algorithm import schedules
 from agent.algorithm.learner import LearnerState, make_optimizer, update
+from agent.algorithm.losses import loss_parts
 from agent.algorithm.rollout import greedy_planner, rollout
 from agent.algorithm.sharding import host_value, make_mesh, state_shardings
 from agent.algorithm.spec import LearnerSpec
@@ -294,9 +295,8 @@ class Agent:
             return learner, replay, jax.tree.map(jnp.add, sums, metrics)
 
         seeds = state.env_steps.shape[0]
-        loss_names = ("loss", "value_loss", "policy_loss", "reward_loss", "feature_loss", "consistency_loss",
-                      "grad_norm") + (("observation_loss",) if self.config.network.observation_latent else ())
-        zeros = {name: jnp.zeros((seeds,)) for name in loss_names}
+        metric_names = ("loss", *loss_parts(self.config.network.observation_latent), "grad_norm")
+        zeros = {name: jnp.zeros((seeds,)) for name in metric_names}
         learner, replay, sums = jax.lax.fori_loop(0, jnp.max(num_updates), learn,
                                                   (state.learner, state.replay, zeros))
         state = state.replace(learner=learner, replay=replay, owed_updates=owed - num_updates)

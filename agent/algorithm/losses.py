@@ -51,6 +51,15 @@ def consistency_loss(net, unrolled_latent: jax.Array, next_observation: jax.Arra
     return negative_cosine_similarity(prediction, target)
 
 
+LOSS_PARTS = ("value_loss", "policy_loss", "reward_loss", "feature_loss", "consistency_loss")
+
+
+def loss_parts(observation_latent: bool) -> tuple[str, ...]:
+    """The per-term metrics unroll_loss returns besides "loss" (the observation term only when the
+    latent is the observation); the iteration's metric sums start from the same names."""
+    return LOSS_PARTS + (("observation_loss",) if observation_latent else ())
+
+
 def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, targets: Targets,
                 weights: jax.Array, spec: LearnerSpec, next_observations: jax.Array | None = None):
     """Loss of a batch.
@@ -67,11 +76,7 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
     k_steps = spec.unroll_steps
     latent = net.represent(observation)
     first_value = None
-    parts = {"value_loss": 0.0, "policy_loss": 0.0, "reward_loss": 0.0, "feature_loss": 0.0,
-             "consistency_loss": 0.0}
-    observation_latent = getattr(net, "observation_latent", False)  # the latent is the observation
-    if observation_latent:
-        parts["observation_loss"] = 0.0
+    parts = dict.fromkeys(loss_parts(net.observation_latent), 0.0)
     horizon = net.value_prefix_horizon
     if horizon > 0:
         lstm_state = net.initial_lstm_state(latent.shape[0])
@@ -98,7 +103,7 @@ def unroll_loss(graphdef, params, observation: jax.Array, actions: jax.Array, ta
             else:
                 latent, reward_logits = net.dynamics(latent, actions[:, k])
                 reward_target = targets.reward[:, k + 1]
-            if observation_latent:  # the model's next observation against the real one
+            if net.observation_latent:  # the model's next observation against the real one
                 observation_err = jnp.sum((latent - next_observations[:, k].reshape(latent.shape)) ** 2, axis=-1)
                 parts["observation_loss"] += (1.0 / k_steps) * observation_err * targets.policy_mask[:, k + 1]
             latent = scale_gradient(latent, 0.5)
