@@ -609,6 +609,19 @@ def last_three_evals(variant: dict) -> str:
     return f"{statistics.median(means):.2f} ({min(means):.2f}-{max(means):.2f})" if means else "-"
 
 
+def run_mean(variant: dict, solved: float) -> str:
+    """'mean ± s.e.' over seeds of each seed's mean evaluation over the whole run (the area under its
+    curve, per evaluation): unlike the first evaluation past a threshold, every evaluation counts, so
+    a variant that learns a little faster or holds a little better moves it, and the standard error
+    across seeds says how far two variants must differ before the difference is more than the seeds."""
+    means = [statistics.mean(c[2] for c in s["curve"]) for s in variant["seeds"] if s["curve"]]
+    if not means:
+        return "-"
+    error = statistics.stdev(means) / len(means) ** 0.5 if len(means) > 1 else float("nan")
+    digits = 0 if solved >= 10 else 2
+    return f"{statistics.mean(means):.{digits}f} ± {error:.{digits}f}"
+
+
 def table(report: dict) -> str:
     """The markdown table of every variant (README shows it too, through benchmarks/readme_tables.py).
     A gridworld's table also shows where the seeds ended: a success rate that rises slowly reaches
@@ -616,14 +629,16 @@ def table(report: dict) -> str:
     gridworld = report.get("env", "cartpole") != "cartpole"
     extra = ((" final success: median (lowest) | last 3 evals' mean: median (range) |", " ---: | ---: |")
              if gridworld else ("", ""))
-    lines = ["| variant | change | median env steps | worst seed | never | median wall s (all seeds) | stay |" + extra[0],
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |" + extra[1]]
+    lines = ["| variant | change | median env steps | worst seed | never | median wall s (all seeds) | stay | "
+             "mean eval over the run |" + extra[0],
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + extra[1]]
     for v in report["variants"]:
         s = v["summary"]
         stay = "-" if s["later_evals_solved_fraction_mean"] is None else f"{s['later_evals_solved_fraction_mean']:.2f}"
         final = f" {final_evals(v)} | {last_three_evals(v)} |" if gridworld else ""
         lines.append(f"| {v['variant']} | {v['change']} | {_cell(s['median_env_steps'])} | "
-                     f"{_cell(s['worst_env_steps'])} | {s['never']} | {_cell(s['median_wall_s'])} | {stay} |" + final)
+                     f"{_cell(s['worst_env_steps'])} | {s['never']} | {_cell(s['median_wall_s'])} | {stay} | "
+                     f"{run_mean(v, report['solved_at'])} |" + final)
     return "\n".join(lines) + "\n"
 
 
@@ -646,7 +661,8 @@ def markdown(report: dict) -> str:
             f"{report['env_steps']:,} env steps)"
             f"\n\n{mark} (every {report['eval_every']} env steps); 'stay': over "
             f"the seeds that reached {solved:g} before their last evaluation, the mean fraction of their later "
-            f"evaluations still >= {solved:g}.\n\n" + table(report) + _carried_note(report)
+            f"evaluations still >= {solved:g}; 'mean eval over the run': each seed's mean over all its evaluations, "
+            f"then the mean over seeds ± its standard error.\n\n" + table(report) + _carried_note(report)
             + ("\n## The same variants measured twice\n\n" + replication_table(report) if report.get("replicates")
                else ""))
 

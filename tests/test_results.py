@@ -172,6 +172,15 @@ def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_vari
         assert carried["default"]["change"].startswith(f"the {env} preset with replay ratio 4")
 
 
+def test_the_study_table_shows_each_variants_mean_evaluation_over_the_run_with_its_standard_error():
+    from benchmarks.sample_efficiency import run_mean
+    # seed means 200 and 400 (every evaluation counts): mean 300, s.e. = stdev 141.4 / sqrt 2 = 100.
+    variant = {"seeds": [{"curve": [(250, 1.0, 100.0), (500, 2.0, 300.0)]},
+                         {"curve": [(250, 1.0, 300.0), (500, 2.0, 500.0)]}]}
+    assert run_mean(variant, solved=475) == "300 ± 100"
+    assert run_mean({"seeds": [{"curve": [(500, 1.0, 0.5)]}, {"curve": [(500, 1.0, 0.7)]}]}, solved=0.95) == "0.60 ± 0.10"
+
+
 def test_the_learning_curve_counts_how_often_a_seed_stays_solved():
     from benchmarks.learning_curve import per_seed_results, summarize_staying
 
