@@ -165,6 +165,8 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # How noisy each update is, at one update per env step.
     **{f"batch_{b}": (f"batch of {b} windows per update (default 256)", _replay(batch_size=b)) for b in (128, 512)},
     "unroll_10": ("the model unrolled 10 steps in the loss (default 5)", _loss(unroll_steps=10)),
+    # Fewer unrolled steps: more of the value and policy losses on real observations' latents.
+    "unroll_3": ("the model unrolled 3 steps in the loss (default 5)", _loss(unroll_steps=3)),
     # How the data is collected: fewer envs play longer episodes sooner, more envs give each update
     # more varied starts. Learning still starts at 128 env steps (min_size_per_env x num_envs).
     **{f"envs_{e}": (f"{e} parallel env{'s' if e > 1 else ''} (default 4), learning from 128 env steps",
@@ -285,6 +287,16 @@ VARIANTS.update({
                   # and the 333 of never failing (failure_modes_observation_latent.md): far failures have not
                   # reached the values yet.
                   "value_lower_bound", "discount_0.99")})
+# The rows with the highest mean evaluation over the run, together: each alone is within about one
+# standard error of the preset's mean (to_head_td30 315 ± 29, target_5 307 ± 30, c_scale_0.02 298 ± 33,
+# the preset 273 ± 28).
+VARIANTS.update({
+    "to_head_td30_target_5": ("to_head_td30 with the target network copied every 5 updates (default 100)",
+                              lambda c: VARIANTS["target_5"][1](VARIANTS["to_head_td30"][1](c))),
+    "to_head_td30_target_5_c_scale_0.02": ("to_head_td30_target_5 with Gumbel c_scale 0.02 (default 0.1)",
+                                           lambda c: VARIANTS["c_scale_0.02"][1](
+                                               VARIANTS["to_head_td30_target_5"][1](c))),
+})
 
 
 @dataclass(frozen=True)
