@@ -70,6 +70,11 @@ class LossConfig:
     augmentation: bool = False
     """EfficientZero's augmentation of pixel observations in the loss: random shift by up to 1 square,
     then intensity x (1 + 0.05 clip(N(0,1), -2, 2)) (agent/algorithm/augment.py). Images only."""
+    observation_noise: float = 0.0
+    """Vector observations: the observation the representation reads in the loss gets Gaussian noise,
+    each entry's standard deviation this fraction of that entry's spread over the batch (0 is off).
+    The targets stay those of the clean observation, so the networks are taught to give nearby
+    states nearby values and policies (the vector counterpart of `augmentation`)."""
     target_update_interval: int = 100
     """Copy the online parameters to the target network every this many updates (with
     `target_ema` 0)."""
@@ -430,6 +435,10 @@ def validate(config: TrainConfig) -> None:
     obs_shape = envs.make(config.env, **config.env_kwargs).observation_shape
     need(not l.augmentation or len(obs_shape) == 3, "loss.augmentation", l.augmentation,
          f"shift + intensity augmentation needs image observations [H, W, C]; {config.env} has {obs_shape}")
+    need(l.observation_noise >= 0, "loss.observation-noise", l.observation_noise, "must be >= 0")
+    need(l.observation_noise == 0 or len(obs_shape) == 1, "loss.observation-noise", l.observation_noise,
+         f"adds noise to vector observations; {config.env} has image observations {obs_shape}: use "
+         f"--loss.augmentation for those")
     need(not n.residual_dynamics or len(obs_shape) == 1, "network.residual-dynamics", n.residual_dynamics,
          f"the residual dynamics are the vector MLP's; {config.env} has image observations {obs_shape}, whose "
          f"ResNet dynamics have residual blocks already")

@@ -126,6 +126,10 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # this study's runs). More weight decay pulls the networks towards smoother functions.
     **{f"weight_decay_{wd}": (f"AdamW weight decay {wd} (default 1e-4)", _optim(weight_decay=float(wd)))
        for wd in ("1e-3", "1e-2")},
+    # Or teach it directly: the representation reads each observation with noise (a fraction of each
+    # entry's spread over the batch) and learns the clean observation's targets.
+    **{f"observation_noise_{s}": ((f"observations in the loss get noise of {s} x each entry's spread over the "
+                                   "batch (default none)"), _loss(observation_noise=float(s))) for s in ("0.1", "0.3")},
     # lr_1e-3 left 7 of 8 seeds short where the preset left 2-4: is a faster learner faster still?
     **{f"lr_{lr}": (f"peak learning rate {lr} (default 3e-3)", _optim(learning_rate=float(lr))) for lr in ("6e-3", "1e-2")},
     "sims_50": ("50 simulations while acting (default 16)", _planner(num_simulations=50)),

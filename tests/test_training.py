@@ -40,9 +40,11 @@ EFFICIENTZERO = with_algorithm(TINY, "efficientzero")  # every addition on, the 
 # EfficientZero V2's mixed value target, with windows older than 4 env steps taking search values.
 MIXED_VALUE = dataclasses.replace(TINY, loss=dataclasses.replace(TINY.loss, value_target="mixed", mixed_value_age=4))
 
-# A model that plans in the observation itself, with an ensemble of two value heads (networks/mlp.py).
+# A model that plans in the observation itself, with an ensemble of two value heads (networks/mlp.py),
+# learning from noisy observations (loss.observation_noise).
 OBSERVATION_LATENT = dataclasses.replace(TINY, network=dataclasses.replace(TINY.network, observation_latent=True,
-                                                                           value_heads=2))
+                                                                           value_heads=2),
+                                         loss=dataclasses.replace(TINY.loss, observation_noise=0.1))
 
 
 @pytest.mark.parametrize("config", [TINY, EFFICIENTZERO, MIXED_VALUE, OBSERVATION_LATENT],
@@ -58,6 +60,16 @@ def test_iteration_compiles_once(config):
     assert np.isfinite(np.asarray(metrics["loss"])).all()
     if config.network.observation_latent:  # the regression onto the next observation is trained and logged
         assert np.isfinite(np.asarray(metrics["observation_loss"])).all()
+
+
+def test_observation_noise_is_scaled_to_each_entrys_spread_over_the_batch():
+    from agent.algorithm.augment import batch_scaled_noise
+    observations = jax.random.normal(jax.random.key(0), (4096, 3)) * jnp.array([1.0, 0.01, 0.0])  # spreads 1, 0.01, 0
+    noise = batch_scaled_noise(jax.random.key(1), observations, 0.5) - observations
+    measured = np.asarray(jnp.std(noise, axis=0))
+    # 4,096 draws: a standard deviation's relative error is about 1 / sqrt(2 x 4096) = 1.1%; 5% is > 4 of those.
+    np.testing.assert_allclose(measured[:2], [0.5, 0.005], rtol=0.05)
+    assert measured[2] == 0.0  # an entry that does not vary over the batch gets no noise
 
 
 @pytest.mark.parametrize("change,field", [
@@ -81,6 +93,9 @@ def test_iteration_compiles_once(config):
     ({"loss": dataclasses.replace(TINY.loss, value_target="mixed", value_lower_bound=True)},
      "--loss.value-target 'mixed'.*use one of the two"),
     ({"noise_hold_steps": 0}, "--noise-hold-steps 0 is invalid: must be >= 1"),
+    ({"loss": dataclasses.replace(TINY.loss, observation_noise=-0.1)}, "--loss.observation-noise -0.1 is invalid"),
+    ({"env": "breakout-minatar", "loss": dataclasses.replace(TINY.loss, observation_noise=0.1)},
+     "--loss.observation-noise 0.1.*image observations.*--loss.augmentation"),
     ({"env": "gymnasium:CartPole-v1", "noise_hold_steps": 5}, "--noise-hold-steps 5.*steps on the host"),
 ])
 def test_invalid_config_names_the_field(change, field):

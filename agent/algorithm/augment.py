@@ -1,6 +1,8 @@
-"""EfficientZero's data augmentation for pixel observations: random shift, then intensity.
+"""Augmentation in the loss: EfficientZero's for pixel observations (random shift, then intensity),
+Gaussian noise for vector observations.
 
     augment(key, observations [N, H, W, C]) -> [N, H, W, C]
+    batch_scaled_noise(key, observations [N, D], scale) -> [N, D]   (vector observations)
 
 Random shift (DrQ / EfficientZero): pad each image by `pad` squares, repeating the
 edge, and crop a random H x W window, so the image moves by up to `pad` squares.
@@ -27,6 +29,14 @@ def random_intensity(key: jax.Array, images: jax.Array, scale: float = 0.05) -> 
     """[N, ...] -> [N, ...], each image multiplied by 1 + scale * clip(N(0, 1), -2, 2)."""
     noise = jnp.clip(jax.random.normal(key, (images.shape[0],) + (1,) * (images.ndim - 1)), -2.0, 2.0)
     return images * (1.0 + scale * noise)
+
+
+def batch_scaled_noise(key: jax.Array, observations: jax.Array, scale: float) -> jax.Array:
+    """[N, D] -> [N, D] plus Gaussian noise whose standard deviation is `scale` x each entry's standard
+    deviation over the batch: one scale fits entries of any size (CartPole's angle spans about a tenth
+    of its cart position's range)."""
+    spread = jax.lax.stop_gradient(jnp.std(observations, axis=0, keepdims=True))
+    return observations + scale * spread * jax.random.normal(key, observations.shape)
 
 
 def augment(key: jax.Array, images: jax.Array) -> jax.Array:

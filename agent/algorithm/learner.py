@@ -18,7 +18,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from agent.algorithm import schedules
-from agent.algorithm.augment import augment
+from agent.algorithm.augment import augment, batch_scaled_noise
 from agent.algorithm.losses import unroll_loss
 from agent.algorithm.replay import (
     Replay,
@@ -203,6 +203,10 @@ def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state:
         key, augment_key = jax.random.split(key)
         flat = observations.reshape(-1, *observations.shape[2:])
         observations = augment(augment_key, flat).reshape(observations.shape)
+    if spec.observation_noise > 0:  # the representation's input only; rows 1..K are targets
+        key, noise_key = jax.random.split(key)
+        observations = observations.at[:, 0].set(batch_scaled_noise(noise_key, observations[:, 0],
+                                                                    spec.observation_noise))
     grad_fn = jax.grad(unroll_loss, argnums=1, has_aux=True)
     grads, (metrics, predicted_value) = grad_fn(
         graphdef, state.params, observations[:, 0], windows.action[:, :k_steps], targets, weights, spec,

@@ -30,6 +30,9 @@ class LearnerSpec:
     """Windows of each batch whose policy targets are re-searched (0: no reanalyze)."""
     off_policy_correction: bool
     augmentation: bool
+    observation_noise: float
+    """LossConfig.observation_noise: noise on vector observations in the loss, in units of each entry's
+    spread over the batch."""
     prioritized: bool
     sample_to_head: bool
     """Windows may start at the newest rows (replay.sample_windows, to_head)."""
@@ -69,6 +72,7 @@ class LearnerSpec:
             consistency_weight=loss.consistency_weight,
             reanalyze_count=round(loss.reanalyze_fraction * replay.batch_size),
             off_policy_correction=loss.off_policy_correction, augmentation=loss.augmentation,
+            observation_noise=loss.observation_noise,
             prioritized=replay.prioritized, sample_to_head=replay.sample_to_head, priority_alpha=replay.priority_alpha,
             priority_beta_start=replay.priority_beta_start, priority_eps=replay.priority_eps,
             target_update_interval=loss.target_update_interval, target_ema=loss.target_ema,
