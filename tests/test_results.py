@@ -100,6 +100,10 @@ def test_the_study_carries_over_only_variants_measured_with_the_same_setup():
     assert all(len(v["measured_at_commit"]) == 40 for v in carried.values())
     with pytest.raises(SystemExit, match="another env, base config, seeds"):
         carried_variants(Args(carry_from=committed, seeds=4))
+    # Another set of seeds is an independent measurement: its runs start from other keys.
+    assert variant_config(resolved(Args(first_seed=8)), "default").seed == 8
+    with pytest.raises(SystemExit, match="another env, base config, seeds"):
+        carried_variants(Args(carry_from=committed, first_seed=8))
     with pytest.raises(SystemExit, match="another env"):  # CartPole's results are no gridworld's
         carried_variants(Args(carry_from=committed, env="coin_at_end"))
 
