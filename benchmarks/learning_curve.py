@@ -38,7 +38,9 @@ class Args:
     """Learning-curve benchmark."""
 
     seeds: int = 8
-    """Seeds 0..seeds-1, trained together (vmapped) in one run."""
+    """Seeds first_seed..first_seed + seeds - 1, trained together (vmapped) in one run."""
+    first_seed: int = 0
+    """The first seed (8 with --seeds 8: seeds 8..15, runs independent of seeds 0..7)."""
     total_env_steps: int = 5_000
     """Env-step budget of each run."""
     eval_every: int = 250
@@ -73,7 +75,7 @@ def run_config(args: Args, out_root: Path):
         raise SystemExit(f"unknown --variant {args.variant!r}; choose one of: {', '.join(VARIANTS)}")
     base = VARIANTS[args.variant][1](preset("cartpole"))
     return dataclasses.replace(
-        base, seed=0, seeds=args.seeds, total_env_steps=args.total_env_steps, out=str(out_root / "seeds"),
+        base, seed=args.first_seed, seeds=args.seeds, total_env_steps=args.total_env_steps, out=str(out_root / "seeds"),
         eval=dataclasses.replace(base.eval, every_env_steps=args.eval_every, stop_at_return=None),
         eval_on_gymnasium=True)
 

@@ -208,6 +208,7 @@ def test_a_learning_curve_variant_is_the_studys_change_and_an_unknown_one_is_ref
     expected = sample_efficiency.VARIANTS["per_episode_50"][1](preset("cartpole")).replay
     assert config.replay == expected and config.replay.updates_per_episode == 50
     assert learning_curve.run_config(learning_curve.Args(), tmp_path).replay == preset("cartpole").replay
+    assert learning_curve.run_config(learning_curve.Args(first_seed=8), tmp_path).seed == 8  # seeds 8..15
     with pytest.raises(SystemExit, match="unknown --variant 'nope'; choose one of: default,"):
         learning_curve.run_config(learning_curve.Args(variant="nope"), tmp_path)
 
