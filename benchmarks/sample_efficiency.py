@@ -579,24 +579,25 @@ def replicated(args: Args) -> dict | None:
                          for name in args.variants]}
 
 
-def _outcome(summary: dict) -> str:
-    """'2 / 1,384 / never / 0.37': seeds that never solved / median / worst env steps / stay."""
+def _outcome(summary: dict, seeds: list[dict], solved: float) -> str:
+    """'2 / 1,384 / never / 0.37 / 273 ± 28': seeds that never solved / median / worst env steps / stay /
+    mean evaluation over the run (run_mean)."""
     stay = summary["later_evals_solved_fraction_mean"]
     return (f"{summary['never']} / {_cell(summary['median_env_steps'])} / {_cell(summary['worst_env_steps'])} / "
-            + ("-" if stay is None else f"{stay:.2f}"))
+            + ("-" if stay is None else f"{stay:.2f}") + f" / {run_mean({'seeds': seeds}, solved)}")
 
 
 def replication_table(report: dict) -> str:
     """Each replicated variant measured twice (the earlier file, this run) and both pooled, with the
     machines: the gap between two measurements of one config is the noise the study's rule guards against."""
-    earlier = report["replicates"]
+    earlier, solved = report["replicates"], report.get("solved_at", SOLVED)
     here = {v["variant"]: v for v in report["variants"]}
     here_machine = next(iter(here.values())).get("machine") if here else None
     intro = (f"Earlier: `{earlier['file']}`, each variant at the commit "
              f"shown, on a machine this study did not yet record per variant (that file's last writer: "
              f"{machine_text(earlier['machine'])}). Here: {machine_text(here_machine)}. Pooled: the "
              f"{2 * report['seeds']} seeds of both, unless both evaluated the same returns. Each cell: seeds that never solved / median / worst env steps "
-             f"/ stay.\n")
+             f"/ stay / mean eval over the run.\n")
     lines = [intro, "| variant | earlier at | earlier | here | pooled |",
              "| --- | --- | --- | --- | --- |"]
     for old in earlier["variants"]:
@@ -604,10 +605,11 @@ def replication_table(report: dict) -> str:
         if new is None:
             continue
         # The same evaluations, seed for seed: a CPU of the same kind ran it; pooling would count it twice.
+        both = old["seeds"] + new["seeds"]
         pooled = ("the same evaluations: one measurement" if _evaluations(old) == _evaluations(new)
-                  else _outcome(summarize(old["seeds"] + new["seeds"])))
-        lines.append(f"| {old['variant']} | {old['measured_at_commit'][:7]} | {_outcome(old['summary'])} | "
-                     f"{_outcome(new['summary'])} | {pooled} |")
+                  else _outcome(summarize(both), both, solved))
+        lines.append(f"| {old['variant']} | {old['measured_at_commit'][:7]} | {_outcome(old['summary'], old['seeds'], solved)} | "
+                     f"{_outcome(new['summary'], new['seeds'], solved)} | {pooled} |")
     return "\n".join(lines) + "\n"
 
 

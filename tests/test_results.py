@@ -141,7 +141,9 @@ def test_the_study_measures_variants_of_an_earlier_file_again_and_shows_both_and
     assert "family 25 model 17, AVX-512" in text and "the 4 seeds of both" in text
     # earlier: 1 never, median never; here: 0 never, median 1,250; pooled: 1 of 4 never, median 1,250.
     assert "| default | ababab" in text
-    assert "| 1 / never / never / 1.00 | 0 / 1,250 / 1,500 / 1.00 | 1 / 1,250 / never / 1.00 |" in text
+    # ... and the mean evaluation over the run: 99.5 and 100 for the earlier seeds, 100 for these.
+    assert ("| 1 / never / never / 1.00 / 100 ± 0 | 0 / 1,250 / 1,500 / 1.00 / 100 ± 0 | "
+            "1 / 1,250 / never / 1.00 / 100 ± 0 |") in text
     # Evaluations equal seed for seed (the same kind of CPU): one measurement, not pooled twice.
     report["replicates"]["variants"][0]["seeds"][0]["curve"] = [(250, 1.0, 100.0)]
     assert "| the same evaluations: one measurement |" in replication_table(report)
