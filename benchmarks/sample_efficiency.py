@@ -129,7 +129,8 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
     # Or teach it directly: the representation reads each observation with noise (a fraction of each
     # entry's spread over the batch) and learns the clean observation's targets.
     **{f"observation_noise_{s}": ((f"observations in the loss get noise of {s} x each entry's spread over the "
-                                   "batch (default none)"), _loss(observation_noise=float(s))) for s in ("0.1", "0.3")},
+                                   "batch (default none)"), _loss(observation_noise=float(s)))
+       for s in ("0.05", "0.1", "0.2", "0.3")},
     # lr_1e-3 left 7 of 8 seeds short where the preset left 2-4: is a faster learner faster still?
     **{f"lr_{lr}": (f"peak learning rate {lr} (default 3e-3)", _optim(learning_rate=float(lr))) for lr in ("6e-3", "1e-2")},
     "sims_50": ("50 simulations while acting (default 16)", _planner(num_simulations=50)),
@@ -292,7 +293,7 @@ VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
 VARIANTS.update({
     f"observation_latent_{other}": (f"observation_latent with {other}: {VARIANTS[other][0]}",
                                     lambda c, other=other: VARIANTS[other][1](_network(observation_latent=True)(c)))
-    for other in ("sims_50", "eval_sims_50", "value_heads_5", "target_1", "lookahead_td3",
+    for other in ("sims_50", "eval_sims_50", "value_heads_5", "target_1", "lookahead_td3", "observation_noise_0.1",
                   # Its short seeds value an episode's start at 73-76, below the ~120-190 their own play earns
                   # and the 333 of never failing (failure_modes_observation_latent.md): far failures have not
                   # reached the values yet.
