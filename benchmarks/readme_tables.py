@@ -234,6 +234,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "cartpole_cpu_replication": cartpole_curve("cartpole_cpu_replication"),
     "cartpole_cpu_observation_latent": cartpole_curve("cartpole_cpu_observation_latent"),
     "cartpole_cpu_observation_noise": cartpole_curve("cartpole_cpu_observation_noise"),
+    "cartpole_cpu_observation_noise_seeds_8_15": cartpole_curve("cartpole_cpu_observation_noise_seeds_8_15"),
+    "cartpole_cpu_replication_seeds_8_15": cartpole_curve("cartpole_cpu_replication_seeds_8_15"),
     "breakout_minatar_cpu": breakout_minatar("breakout_minatar_cpu"),
     "breakout_minatar_gpu": breakout_minatar("breakout_minatar_gpu"),
     "objectives_cartpole": objectives("objectives_cartpole"),
