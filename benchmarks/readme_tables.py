@@ -241,6 +241,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "objectives_cartpole": objectives("objectives_cartpole"),
     "objectives_cartpole_2000_steps": objectives("objectives_cartpole_2000_steps"),
     "objectives_cartpole_2000_steps_observation_latent": objectives("objectives_cartpole_2000_steps_observation_latent"),
+    "objectives_cartpole_2000_steps_observation_noise": objectives("objectives_cartpole_2000_steps_observation_noise"),
     "misgeneralization_main": misgeneralization_main,
     "misgeneralization_sweep": misgeneralization_sweep,
     "ablation_cartpole": ablation_tables("ablation_cartpole"),
