@@ -72,6 +72,17 @@ def test_observation_noise_is_scaled_to_each_entrys_spread_over_the_batch():
     assert measured[2] == 0.0  # an entry that does not vary over the batch gets no noise
 
 
+def test_the_learner_puts_observation_noise_on_the_representations_input_only():
+    from agent.algorithm.learner import loss_observations
+    from agent.algorithm.spec import LearnerSpec
+    windows = jax.random.normal(jax.random.key(0), (8, TINY.loss.unroll_steps + 1, 4))  # [B, K+1, obs]
+    noisy = loss_observations(LearnerSpec.from_config(OBSERVATION_LATENT), jax.random.key(1), windows)
+    assert not np.allclose(noisy[:, 0], windows[:, 0])  # row 0 feeds the representation: noisy
+    np.testing.assert_array_equal(noisy[:, 1:], windows[:, 1:])  # rows 1..K are targets: clean
+    clean = loss_observations(LearnerSpec.from_config(TINY), jax.random.key(1), windows)
+    np.testing.assert_array_equal(clean, windows)  # noise 0 (the default) leaves them as they are
+
+
 @pytest.mark.parametrize("change,field", [
     ({"replay": dataclasses.replace(TINY.replay, batch_size=-1)}, "--replay.batch-size -1"),
     ({"loss": dataclasses.replace(TINY.loss, unroll_steps=0)}, "--loss.unroll-steps 0"),

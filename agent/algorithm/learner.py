@@ -169,6 +169,22 @@ def make_targets(graphdef, spec: LearnerSpec, target_params, windows: Transition
         windows, bootstrap, horizon, truncation_value)
 
 
+def loss_observations(spec: LearnerSpec, key: jax.Array, observations: jax.Array) -> jax.Array:
+    """[B, K+1, *obs] -> the same, as the loss reads them: row 0 feeds the representation, rows 1..K
+    are the consistency and observation targets. Images (spec.augmentation) are shifted and scaled
+    on every row; vector observations (spec.observation_noise) get noise on row 0 only, so the
+    targets stay clean."""
+    if spec.augmentation:
+        key, augment_key = jax.random.split(key)
+        flat = observations.reshape(-1, *observations.shape[2:])
+        observations = augment(augment_key, flat).reshape(observations.shape)
+    if spec.observation_noise > 0:
+        key, noise_key = jax.random.split(key)
+        observations = observations.at[:, 0].set(batch_scaled_noise(noise_key, observations[:, 0],
+                                                                    spec.observation_noise))
+    return observations
+
+
 def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state: LearnerState, replay: Replay,
            key: jax.Array, env_steps: jax.Array | int = 0, reanalyze=None,
            mesh: Mesh | None = None) -> tuple[LearnerState, Replay, dict]:
@@ -197,16 +213,7 @@ def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state:
     chex.assert_shape([targets.value, targets.reward, targets.value_mask, targets.reward_mask,
                        targets.policy_mask], (spec.batch_size, k_steps + 1))
     chex.assert_shape(targets.policy, (spec.batch_size, k_steps + 1, None))
-    # The observations the loss reads: row 0 (representation) and rows 1..K (consistency targets).
-    observations = as_float_pixels(windows.observation[:, :k_steps + 1])  # camera frames: bytes in replay
-    if spec.augmentation:
-        key, augment_key = jax.random.split(key)
-        flat = observations.reshape(-1, *observations.shape[2:])
-        observations = augment(augment_key, flat).reshape(observations.shape)
-    if spec.observation_noise > 0:  # the representation's input only; rows 1..K are targets
-        key, noise_key = jax.random.split(key)
-        observations = observations.at[:, 0].set(batch_scaled_noise(noise_key, observations[:, 0],
-                                                                    spec.observation_noise))
+    observations = loss_observations(spec, key, as_float_pixels(windows.observation[:, :k_steps + 1]))
     grad_fn = jax.grad(unroll_loss, argnums=1, has_aux=True)
     grads, (metrics, predicted_value) = grad_fn(
         graphdef, state.params, observations[:, 0], windows.action[:, :k_steps], targets, weights, spec,
