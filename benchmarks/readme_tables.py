@@ -18,6 +18,7 @@ from pathlib import Path
 
 from benchmarks import ablation, minatar_curve, misgeneralization
 from benchmarks.provenance import RESULTS, ROOT, machine_text
+from benchmarks.pooled import markdown as pooled_markdown
 from benchmarks.sample_efficiency import replication_table
 from benchmarks.sample_efficiency import table as sample_efficiency_table
 
@@ -212,6 +213,11 @@ def seed_batch(results: Path) -> str:
     return "\n".join(lines) + "\n\n" + source(r, "seed_batch_cpu")
 
 
+def pooled(results: Path) -> str:
+    r = load(results, "pooled_cartpole")
+    return pooled_markdown(r) + "\n" + source(r, "pooled_cartpole")
+
+
 def breakout_minatar(name: str) -> Callable[[Path], str]:
     """The per-seed table of a MinAtar learning-curve result NAME.json (breakout_minatar_cpu, _gpu)."""
     def table(results: Path) -> str:
@@ -236,6 +242,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "cartpole_cpu_observation_noise": cartpole_curve("cartpole_cpu_observation_noise"),
     "cartpole_cpu_observation_noise_seeds_8_15": cartpole_curve("cartpole_cpu_observation_noise_seeds_8_15"),
     "cartpole_cpu_replication_seeds_8_15": cartpole_curve("cartpole_cpu_replication_seeds_8_15"),
+    "pooled_cartpole": pooled,
     "breakout_minatar_cpu": breakout_minatar("breakout_minatar_cpu"),
     "breakout_minatar_gpu": breakout_minatar("breakout_minatar_gpu"),
     "objectives_cartpole": objectives("objectives_cartpole"),
