@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import ablation, minatar_curve, misgeneralization
-from benchmarks.provenance import RESULTS, ROOT, machine_text
 from benchmarks.pooled import markdown as pooled_markdown
+from benchmarks.provenance import RESULTS, ROOT, machine_text
 from benchmarks.sample_efficiency import replication_table
 from benchmarks.sample_efficiency import table as sample_efficiency_table
 
