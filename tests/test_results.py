@@ -187,6 +187,19 @@ def test_the_study_table_shows_each_variants_mean_evaluation_over_the_run_with_i
     assert run_mean({"seeds": [{"curve": [(500, 1.0, 0.5)]}, {"curve": [(500, 1.0, 0.7)]}]}, solved=0.95) == "0.60 ± 0.10"
 
 
+def test_pooled_results_read_independent_seed_sets_as_one():
+    from benchmarks.pooled import pooled_curves, pooled_study
+    one = json.loads((RESULTS / "cartpole_cpu_replication.json").read_text())
+    alone = pooled_curves(RESULTS, ["cartpole_cpu_replication"])  # one file: its own summary back
+    assert alone[">=475"] == one["summary"][">=475"]
+    both = pooled_curves(RESULTS, ["cartpole_cpu_replication", "cartpole_cpu_replication_seeds_8_15"])
+    assert both["seeds"] == list(range(16))
+    study = pooled_study(RESULTS, ["sample_efficiency_replication:default", "sample_efficiency_seeds_8_15:default"])
+    assert study["seeds"] == 16 and study["short"] == 4 + 6  # 4 of seeds 0-7 here, 6 of seeds 8-15
+    with pytest.raises(SystemExit, match="has no variant 'nope'"):
+        pooled_study(RESULTS, ["sample_efficiency:nope"])
+
+
 def test_the_learning_curve_counts_how_often_a_seed_stays_solved():
     from benchmarks.learning_curve import per_seed_results, summarize_staying
 
