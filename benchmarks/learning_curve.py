@@ -30,7 +30,7 @@ from agent.host.records import read_metrics, rows_by_seed
 from agent.host.run import train
 from benchmarks.provenance import RESULTS, cpu_model, write_results
 from benchmarks.runs import _finished
-from benchmarks.sample_efficiency import VARIANTS, seed_outcome
+from benchmarks.sample_efficiency import VARIANTS, seed_outcome, study_base
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,9 @@ class Args:
     runs_dir: str = "runs/learning_curve"
     """Where the runs are kept (their checkpoints feed benchmarks/objectives.py)."""
     variant: str = "default"
-    """The preset with one of the sample-efficiency study's changes (`python -m
-    benchmarks.sample_efficiency --list`); 'default' is the preset itself."""
+    """'default' is the preset itself; any other name, one of the sample-efficiency study's changes
+    (`python -m benchmarks.sample_efficiency --list`) to the study's base, the preset before
+    observation noise (sample_efficiency.study_base)."""
 
 
 def first_reaching(rows: list[dict], threshold: float) -> dict | None:
@@ -65,15 +66,15 @@ def first_reaching(rows: list[dict], threshold: float) -> dict | None:
 
 def preset_label(args: Args) -> str:
     """What was trained, for the results' text and the plot's title."""
-    return "default preset" if args.variant == "default" else f"the preset with variant {args.variant}"
+    return "default preset" if args.variant == "default" else f"the study's base with variant {args.variant}"
 
 
 def run_config(args: Args, out_root: Path):
-    """The default preset (with `args.variant`'s change) at this budget, all seeds in one run,
-    evaluated every `eval_every` steps, never stopping early."""
+    """The default preset (or `args.variant`'s change to the study's base) at this budget, all seeds
+    in one run, evaluated every `eval_every` steps, never stopping early."""
     if args.variant not in VARIANTS:
         raise SystemExit(f"unknown --variant {args.variant!r}; choose one of: {', '.join(VARIANTS)}")
-    base = VARIANTS[args.variant][1](preset("cartpole"))
+    base = preset("cartpole") if args.variant == "default" else VARIANTS[args.variant][1](study_base("cartpole"))
     return dataclasses.replace(
         base, seed=args.first_seed, seeds=args.seeds, total_env_steps=args.total_env_steps, out=str(out_root / "seeds"),
         eval=dataclasses.replace(base.eval, every_env_steps=args.eval_every, stop_at_return=None),

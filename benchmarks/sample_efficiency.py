@@ -89,7 +89,8 @@ def _per_episode(updates: float, ratio: float = 0.0, **replay) -> Callable[[Trai
 
 # name -> (what it changes against the CartPole preset, the change)
 VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
-    "default": ("the CartPole preset (Gumbel Q scaled by the tree's range, replay ratio 1)", lambda c: c),
+    "default": (("the CartPole preset before observation noise (Gumbel Q scaled by the tree's range, replay ratio 1; "
+                 "the preset now adds observation_noise_0.1)"), lambda c: c),
     "previous_default": ("the preset before this study: per-node Q scaling and replay ratio 4 decaying to 1",
                          lambda c: _planner(gumbel_q_scaling="siblings")(_replay(replay_ratio_start=4.0)(c))),
     "q_siblings": ("Gumbel Q scaled by the node's children's range (mctx's default)",
@@ -425,8 +426,8 @@ GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] 
 }
 
 
-# The variant each gridworld preset now is (agent/config.py; tests/test_results.py pins it).
-PRESET_VARIANTS = {env: "ratio_1_lookahead_td0_scale_100" for env in GRIDWORLDS}
+# The variant each preset now is (agent/config.py; tests/test_results.py pins it).
+PRESET_VARIANTS = {"cartpole": "observation_noise_0.1", **{env: "ratio_1_lookahead_td0_scale_100" for env in GRIDWORLDS}}
 
 
 def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]]:
@@ -440,14 +441,15 @@ def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConf
 
 
 def study_base(env: str) -> TrainConfig:
-    """The config the variants change: the env's preset; on a gridworld with TrainConfig's replay ratio,
-    losses and value scale, which the gridworld presets had when the study began (they now have
-    the changes of their PRESET_VARIANTS variant), so that the study's variants keep their meaning.
-    The whole loss config is reset: a preset that changed another loss field would lose it here, which
-    tests/test_results.py catches (the PRESET_VARIANTS variant must equal the preset)."""
+    """The config the variants change: the env's preset as it was when its study's rows were measured,
+    so that they keep their meaning (each preset has since taken its PRESET_VARIANTS variant).
+    CartPole: the preset without observation noise. A gridworld: its preset with TrainConfig's replay
+    ratio, losses and value scale. The whole loss config is reset there: a preset that changed another
+    loss field would lose it here, which tests/test_results.py catches (the PRESET_VARIANTS variant
+    must equal the preset)."""
     base = preset(env)
     if env == "cartpole":
-        return base
+        return replace(base, loss=replace(base.loss, observation_noise=0.0))
     defaults = TrainConfig()
     return replace(base, loss=defaults.loss, network=replace(base.network, value_scale=defaults.network.value_scale),
                    replay=replace(base.replay, replay_ratio_start=defaults.replay.replay_ratio_start))

@@ -1,20 +1,22 @@
 """The learning bar, on any machine: four seeds of the default CartPole-v1 preset trained
-together (one vmapped program) for 750 env steps, each evaluated with 20 greedy episodes
-every 250 env steps.
+together (one vmapped program) for 1,000 env steps, each evaluated with 20 greedy episodes
+every 250 env steps (at 256, 512, 752 and 1,008 env steps).
 
-Where the thresholds come from (benchmarks/results/sample_efficiency.json, variant
-"default": 8 seeds on the 2-core CPU, the same config and evaluations): within 750 env
-steps the seeds' best evaluations were 157, 203, 273, 283, 292, 347, 414 and 483 (seeds
-0-3: 347, 273, 292, 283). The test asks the median of seeds 0-3 for MEDIAN = 150 (the
-studied median, 287, is 1.9x that; a median under 150 needs two of four seeds below the
-worst one studied) and each seed for PER_SEED = 60 (2.6x under the worst studied seed), well
-above what a policy that ignores the state keeps up (a few tens of steps). XLA's numerics differ between CPUs, so seeds on another machine are
-fresh draws: no seed is held near the edge of what it did here. Measured again on another CPU
-(benchmarks/results/sample_efficiency_replication.json, "default"; a Zen 4 with AVX-512), the 8 seeds'
-best evaluations within 750 env steps were 205, 261, 323, 343, 347, 500, 500 and 500 (seeds 0-3: 347,
-500, 500, 323): other numbers, the same margins. The 475 bar itself needs
-more env steps than a CI run can spend (median 1,384, two of eight seeds not within 2,000;
-see README).
+Where the thresholds come from: the preset's learning curves on the 2-core CPU (a Zen 4 with
+AVX-512), the same config and evaluations, 16 seeds: benchmarks/results/cartpole_cpu_observation_noise.json
+(seeds 0-7) and cartpole_cpu_observation_noise_seeds_8_15.json (seeds 8-15; the study's variant
+observation_noise_0.1, which the preset now is). Within 1,000 env steps the seeds' best evaluations
+were 134, 204, 238, 243, 272, 273, 319, 326, 410, 460, 483, 483, 493, 500, 500 and 500 (seeds 0-3:
+238, 500, 272, 493). This test's own run, 4 seeds vmapped rather than 8 (other numerics, so other
+draws), gave 384, 500, 147 and 365 on that CPU. The test asks the median of seeds 0-3 for MEDIAN = 150 (the 16 seeds' median,
+368, is 2.5x that; a median under 150 needs two of four seeds below 150, where one of the 16 was)
+and each seed for PER_SEED = 60 (2.2x under the weakest of the 16, seed 9), well above what a
+policy that ignores the state keeps up (a few tens of steps). XLA's numerics differ between CPUs,
+so seeds on another machine are fresh draws: no seed is held near the edge of what it did here.
+The budget is 1,000 rather than the 750 the preset without noise needed: with the noise the first
+few hundred env steps learn more slowly (the weakest best within 750 was 85, seed 9) and the
+later ones faster. The 475 bar itself needs more env steps than a CI run can spend (median 1,384
+over the 16 seeds; see README).
 """
 import dataclasses
 
@@ -26,11 +28,11 @@ from agent.host.gym_eval import evaluate_on_gymnasium
 from agent.host.records import read_metrics, rows_by_seed
 from agent.host.run import train
 
-BUDGET = 750
+BUDGET = 1_000
 PER_SEED, MEDIAN = 60.0, 150.0
 
 
-def test_four_vmapped_seeds_learn_cartpole_within_750_env_steps(tmp_path):
+def test_four_vmapped_seeds_learn_cartpole_within_1000_env_steps(tmp_path):
     base = preset("cartpole")
     config = dataclasses.replace(
         base, seed=0, seeds=4, total_env_steps=BUDGET, out=str(tmp_path / "run"), eval_on_gymnasium=False,

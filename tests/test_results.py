@@ -156,13 +156,14 @@ def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_vari
     config = variant_config(args, "q_tree")
     assert (config.env, config.eval.episodes, config.planner.gumbel_q_scaling) == ("coin_at_end", 64, "tree")
     # The study measures against the preset it started from; the variant PRESET_VARIANTS names is each
-    # gridworld's preset now, and the study's default is unchanged by that.
-    for env in ("coin_at_end", "cheese_in_corner"):
+    # preset now, and the study's default is unchanged by that.
+    for env in ("cartpole", "coin_at_end", "cheese_in_corner"):
         adopted = variant_config(resolved(Args(env=env)), PRESET_VARIANTS[env])
-        assert (adopted.replay, adopted.loss, adopted.network) == (preset(env).replay, preset(env).loss,
-                                                                   preset(env).network)
+        assert (adopted.replay, adopted.loss, adopted.network, adopted.planner) == (
+            preset(env).replay, preset(env).loss, preset(env).network, preset(env).planner)
         default = variant_config(resolved(Args(env=env)), "default")
         assert (default.loss.bootstrap, default.loss.td_steps, default.network.value_scale) == ("target", 10, 1.0)
+        assert default.loss.observation_noise == 0.0
     rows = [{"env_steps": 1000 * i, "wall_s": i, "eval_return_mean": r} for i, r in enumerate((0.5, 0.95, 0.9, 1.0), 1)]
     outcome = seed_outcome(rows, solved=0.95)
     assert (outcome["first_solved_env_steps"], outcome["later_evals_solved_fraction"]) == (2000, 0.5)
@@ -220,9 +221,18 @@ def test_a_learning_curve_variant_is_the_studys_change_and_an_unknown_one_is_ref
     from benchmarks import learning_curve, sample_efficiency
 
     config = learning_curve.run_config(learning_curve.Args(variant="per_episode_50"), tmp_path)
-    expected = sample_efficiency.VARIANTS["per_episode_50"][1](preset("cartpole")).replay
-    assert config.replay == expected and config.replay.updates_per_episode == 50
-    assert learning_curve.run_config(learning_curve.Args(), tmp_path).replay == preset("cartpole").replay
+    base = sample_efficiency.study_base("cartpole")
+    expected = sample_efficiency.VARIANTS["per_episode_50"][1](base)
+    assert (config.replay, config.loss) == (expected.replay, expected.loss) and config.replay.updates_per_episode == 50
+    # 'default' is the preset itself; a variant changes the study's base, the preset before observation
+    # noise, so that a curve of the variant the preset took is the preset's curve.
+    default = learning_curve.run_config(learning_curve.Args(), tmp_path)
+    adopted = learning_curve.run_config(learning_curve.Args(variant=sample_efficiency.PRESET_VARIANTS["cartpole"]),
+                                        tmp_path)
+    assert (default.replay, default.loss, default.planner) == (preset("cartpole").replay, preset("cartpole").loss,
+                                                               preset("cartpole").planner)
+    assert dataclasses.replace(adopted, out=default.out) == default
+    assert config.loss.observation_noise == 0 < default.loss.observation_noise
     assert learning_curve.run_config(learning_curve.Args(first_seed=8), tmp_path).seed == 8  # seeds 8..15
     with pytest.raises(SystemExit, match="unknown --variant 'nope'; choose one of: default,"):
         learning_curve.run_config(learning_curve.Args(variant="nope"), tmp_path)
