@@ -1,14 +1,15 @@
 """EfficientZero ablation: efficientzero vs muzero vs each addition switched off.
 
-    python -m benchmarks.ablation            # CartPole-v1 and Breakout-MinAtar, 3 seeds (about an hour, 2-core CPU)
+    python -m benchmarks.ablation            # CartPole-v1 and Breakout-MinAtar, 4 vmapped seeds per variant
     python -m benchmarks.ablation --quick    # a tiny budget, end to end (what CI runs)
 
 Variants per env: `efficientzero` (every addition of agent.config.ADDITIONS on),
 `muzero` (all off), and `efficientzero - X` for each addition X that applies (the
 augmentation only to pixels). Every variant of an env gets the same env-step budget
-and the same seeds; each run evaluates with a greedy search every `eval_every` env
-steps. Reported per variant: the final evaluation, the mean of all evaluations (area
-under the learning curve: rewards learning early), wall seconds (compile included).
+and the same seeds, trained together (vmapped) in one run per variant; each run evaluates with a
+greedy search every `eval_every` env steps. Reported per variant: the final evaluation, the mean of all evaluations (area
+under the learning curve: rewards learning early), wall seconds of the variant's run (all its seeds
+at once, compile included).
 
 Writes, under --out-dir (benchmarks/results/ by default): ablation.json, ablation.md and
 ablation.png (the final returns, and the learning curves of efficientzero vs muzero).
@@ -25,7 +26,7 @@ import numpy as np
 
 import envs
 from agent.config import ADDITIONS, EvalConfig, preset, with_additions
-from agent.host.records import read_metrics
+from agent.host.records import read_metrics, rows_by_seed
 from benchmarks.provenance import RESULTS, write_results
 from benchmarks.runs import train_or_reuse
 
@@ -38,8 +39,10 @@ class Args:
     """A tiny budget (1 seed, 2 variants, 64 env steps per run): checks the pipeline, not the science."""
     envs: tuple[str, ...] = ("cartpole", "breakout-minatar")
     """Envs to run."""
-    seeds: tuple[int, ...] = (0, 1, 2)
-    """Seeds per variant."""
+    seeds: int = 4
+    """Seeds per variant: first_seed..first_seed + seeds - 1, trained together (vmapped) in one run."""
+    first_seed: int = 0
+    """The first seed."""
     cartpole_env_steps: int = 3_000
     """Env-step budget of every CartPole run."""
     breakout_env_steps: int = 1_500
@@ -60,7 +63,7 @@ class Args:
     """Where the training runs are kept (default: runs/ablation[_quick]/)."""
 
     def resolved(self) -> Args:
-        quick = {"seeds": (0,), "cartpole_env_steps": 64, "breakout_env_steps": 64, "eval_every": 64,
+        quick = {"seeds": 1, "cartpole_env_steps": 64, "breakout_env_steps": 64, "eval_every": 64,
                      "variants": self.variants or ("efficientzero", "muzero")} if self.quick else {}
         suffix = "_quick" if self.quick else ""
         return dataclasses.replace(
@@ -83,7 +86,9 @@ def variants(env_name: str) -> dict[str, tuple[str, ...]]:
     return table
 
 
-def run_config(env_name: str, additions: tuple[str, ...], seed: int, budget: int, args: Args, out: Path):
+def run_config(env_name: str, additions: tuple[str, ...], budget: int, args: Args, out: Path):
+    """The env's preset with `additions` on, the ablation's batch and constant replay ratio, every seed
+    of `args` in one vmapped run."""
     base = preset(env_name)
     base = dataclasses.replace(base, replay=dataclasses.replace(
         base.replay, batch_size=args.batch_size, replay_ratio=args.replay_ratio, replay_ratio_start=args.replay_ratio))
@@ -99,16 +104,26 @@ def run_config(env_name: str, additions: tuple[str, ...], seed: int, budget: int
                                         reward_support=2, channels=4, lstm_hidden=8),
             loss=dataclasses.replace(config.loss, unroll_steps=2, td_steps=2))
         eval_config = EvalConfig(episodes=2, every_env_steps=eval_every, num_simulations=2)
-    return dataclasses.replace(config, seed=seed, total_env_steps=budget, out=str(out), eval=eval_config,
+    return dataclasses.replace(config, seed=args.first_seed, seeds=args.seeds, total_env_steps=budget, out=str(out),
+                               eval=eval_config,
                                eval_on_gymnasium=False, checkpoint_every_env_steps=budget)
 
 
-def run_summary(run_dir: Path) -> dict:
-    rows = read_metrics(run_dir)
+def seed_summary(rows: list[dict]) -> dict:
+    """One seed's metrics rows -> its final evaluation, the mean of its evaluations and its curve."""
     curve = [(r["env_steps"], r["eval_return_mean"]) for r in rows if r.get("eval_return_mean") is not None]
-    compile_s = next((r["compile_s"] for r in rows if "compile_s" in r), None)
-    return {"final_eval": curve[-1][1], "mean_eval": float(np.mean([c[1] for c in curve])), "curve": curve,
-            "wall_s": round(max(r["wall_s"] for r in rows), 1), "compile_s": compile_s}
+    return {"final_eval": curve[-1][1], "mean_eval": float(np.mean([c[1] for c in curve])), "curve": curve}
+
+
+def variant_summary(run_dir: Path, additions: tuple[str, ...]) -> dict:
+    """A variant's vmapped run -> per seed summaries, their means, the run's wall and compile seconds."""
+    rows = read_metrics(run_dir)
+    runs = [{"seed": seed, **seed_summary(seed_rows)} for seed, seed_rows in rows_by_seed(rows).items()]
+    return {"additions": list(additions), "runs": runs,
+            "final_eval_mean": float(np.mean([r["final_eval"] for r in runs])),
+            "mean_eval_mean": float(np.mean([r["mean_eval"] for r in runs])),
+            "wall_s": round(max(r["wall_s"] for r in rows), 1),
+            "compile_s": next((r["compile_s"] for r in rows if "compile_s" in r), None)}
 
 
 def plot(report: dict, path: Path) -> None:
@@ -151,12 +166,12 @@ def plot(report: dict, path: Path) -> None:
 
 def variant_table(env_report: dict) -> str:
     """One env's variants: final evaluation (mean and per seed), mean of all evaluations, wall seconds."""
-    lines = ["| variant | final eval (mean over seeds) | per seed | mean of all evals | wall s per run |",
+    lines = ["| variant | final eval (mean over seeds) | per seed | mean of all evals | wall s (all seeds, one run) |",
              "| --- | --- | --- | --- | --- |"]
     for name, v in env_report["variants"].items():
         per_seed = " / ".join(f"{r['final_eval']:.1f}" for r in v["runs"])
         lines.append(f"| {name} | {v['final_eval_mean']:.1f} | {per_seed} | {v['mean_eval_mean']:.1f} | "
-                     f"{v['wall_s_mean']:.0f} |")
+                     f"{v['wall_s']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -176,7 +191,7 @@ def main(args: Args) -> dict:
     budgets = {"cartpole": args.cartpole_env_steps, "breakout-minatar": args.breakout_env_steps}
     started = time.perf_counter()
     report = {"benchmark": "EfficientZero ablation",
-              "seeds": list(args.seeds), "eval_every": args.eval_every,
+              "seeds": list(range(args.first_seed, args.first_seed + args.seeds)), "eval_every": args.eval_every,
               "additions": ADDITIONS, "envs": {}}
     for env_name in args.envs:
         if env_name not in budgets:
@@ -185,18 +200,12 @@ def main(args: Args) -> dict:
         for name, additions in variants(env_name).items():
             if args.variants and name not in args.variants:
                 continue
-            runs = []
-            for seed in args.seeds:
-                run_dir = runs_dir / env_name / name.replace(" - ", "_minus_") / f"seed{seed}"
-                config = run_config(env_name, additions, seed, budgets[env_name], args, run_dir)
-                train_or_reuse(config)
-                runs.append({"seed": seed, **run_summary(run_dir)})
-                print(f"{env_name} | {name} | seed {seed}: final eval {runs[-1]['final_eval']:.1f}, "
-                      f"{runs[-1]['wall_s']:.0f} s [{time.perf_counter() - started:.0f} s so far]", flush=True)
-            table[name] = {"additions": list(additions), "runs": runs,
-                           "final_eval_mean": float(np.mean([r["final_eval"] for r in runs])),
-                           "mean_eval_mean": float(np.mean([r["mean_eval"] for r in runs])),
-                           "wall_s_mean": float(np.mean([r["wall_s"] for r in runs]))}
+            run_dir = runs_dir / env_name / name.replace(" - ", "_minus_")
+            train_or_reuse(run_config(env_name, additions, budgets[env_name], args, run_dir))
+            table[name] = variant_summary(run_dir, additions)
+            finals = " / ".join(f"{r['final_eval']:.1f}" for r in table[name]["runs"])
+            print(f"{env_name} | {name}: final evals {finals}, {table[name]['wall_s']:.0f} s "
+                  f"[{time.perf_counter() - started:.0f} s so far]", flush=True)
         report["envs"][env_name] = {"env_steps": budgets[env_name], "variants": table}
     report["settings"] = {"batch_size": args.batch_size, "replay_ratio": args.replay_ratio,
                           "variants": list(args.variants) or "all"}

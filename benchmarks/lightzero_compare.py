@@ -147,6 +147,13 @@ def main(args: Args) -> dict:
     out = Path(args.out_dir)
     report = write_results(out / f"{args.name}.json", report, args, started)
     plot(ours, lightzero, out / f"{args.name}.png")
+    (out / f"{args.name}.md").write_text(table(report))
+    print(table(report))
+    return report
+
+
+def table(report: dict) -> str:
+    """Per seed env steps to each protocol's bar, ours and LightZero's (README, NAME.md)."""
     g, lz = report["glasszero"], report["lightzero"]
     lines = ["| protocol | glasszero per seed (env steps) | median | LightZero per seed (env steps) |",
              "| --- | --- | ---: | --- |"]
@@ -156,9 +163,7 @@ def main(args: Args) -> dict:
         median = g[key]["median_env_steps"]
         lines.append(f"| {label} | {fmt(g[key]['per_seed_env_steps'])} | "
                      f"{'never' if median is None else f'{median:,.0f}'} | {fmt(lz[key]['per_seed_env_steps'])} |")
-    (out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return report
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import ablation, minatar_curve, misgeneralization
+from benchmarks import ablation, lightzero_compare, minatar_curve, misgeneralization
 from benchmarks.pooled import markdown as pooled_markdown
 from benchmarks.provenance import RESULTS, ROOT, machine_text
 from benchmarks.sample_efficiency import replication_table
@@ -213,6 +213,11 @@ def seed_batch(results: Path) -> str:
     return "\n".join(lines) + "\n\n" + source(r, "seed_batch_cpu")
 
 
+def lightzero(results: Path) -> str:
+    r = load(results, "lightzero_compare")
+    return lightzero_compare.table(r) + "\n" + source(r, "lightzero_compare")
+
+
 def pooled(results: Path) -> str:
     r = load(results, "pooled_cartpole")
     return pooled_markdown(r) + "\n" + source(r, "pooled_cartpole")
@@ -243,6 +248,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "cartpole_cpu_observation_noise_seeds_8_15": cartpole_curve("cartpole_cpu_observation_noise_seeds_8_15"),
     "cartpole_cpu_replication_seeds_8_15": cartpole_curve("cartpole_cpu_replication_seeds_8_15"),
     "pooled_cartpole": pooled,
+    "lightzero_compare": lightzero,
     "breakout_minatar_cpu": breakout_minatar("breakout_minatar_cpu"),
     "breakout_minatar_gpu": breakout_minatar("breakout_minatar_gpu"),
     "objectives_cartpole": objectives("objectives_cartpole"),
