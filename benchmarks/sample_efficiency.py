@@ -350,7 +350,8 @@ class Args:
     """Rewrite NAME.md and NAME.png from an existing NAME.json (no training)."""
     carry_from: str | None = None
     """An earlier results JSON of this study: its variants measured with the same base config, seeds,
-    budget and evaluation are copied instead of re-run, each marked with the commit it was measured at."""
+    budget and evaluation are copied instead of re-run, each marked with the commit it was measured at,
+    and kept in the file written even when --variants names only new ones."""
     replicates: str | None = None
     """An earlier results JSON of this study (the same base config, seeds, budget and evaluation), most
     likely measured on another machine: --variants are measured again here, and NAME.md shows both
@@ -759,22 +760,25 @@ def main(args: Args) -> dict | None:
     started = time.perf_counter()
     carried = carried_variants(args)
     replicates = replicated(args)
-    results = {name: carried[name] for name in args.variants if name in carried}
+    # The file written keeps every carried variant beside those of --variants, in the study's order:
+    # measuring a few new rows into a study never drops the others.
+    names = [name for name in offered_variants(args.env) if name in args.variants or name in carried]
+    results = {name: carried[name] for name in names if name in carried}
     report = None
-    for i, name in enumerate(args.variants):
+    for i, name in enumerate(names):
         measured = name not in results
         if measured:
             results[name] = run_variant(args, name)
         print(f"{name}: {json.dumps(results[name]['summary'])}", flush=True)
         # Written after every measured variant (and at the end), so a long study stopped midway keeps
         # what it measured; carried variants are in every report written, so a stop never loses them.
-        if not measured and i < len(args.variants) - 1:
+        if not measured and i < len(names) - 1:
             continue
-        variants = [results[n] for n in args.variants if n in results]
+        variants = [results[n] for n in names if n in results]
         report = {"benchmark": f"{env_title({'env': args.env})} sample efficiency, one change at a time",
                   "env": args.env, "seeds": args.seeds, "first_seed": args.first_seed, "env_steps": args.env_steps, "eval_every": args.eval_every,
                   "eval_episodes": EVAL_EPISODES[args.env], "solved_at": solved_at(args.env),
-                  "variants_done": f"{len(variants)} of {len(args.variants)}",
+                  "variants_done": f"{len(variants)} of {len(names)}",
                   "base_config": dataclasses.asdict(variant_config(args, "default")), "variants": variants}
         if replicates is not None:
             report["replicates"] = replicates

@@ -108,6 +108,19 @@ def test_the_study_carries_over_only_variants_measured_with_the_same_setup():
         carried_variants(Args(carry_from=committed, env="coin_at_end"))
 
 
+def test_measuring_a_few_variants_into_a_carried_study_keeps_the_carried_ones(tmp_path):
+    from benchmarks.sample_efficiency import main
+
+    committed = json.loads((RESULTS / "sample_efficiency.json").read_text())
+    committed["variants"] = [v for v in committed["variants"] if v["variant"] in ("default", "td5")]
+    (tmp_path / "old.json").write_text(json.dumps(committed))
+    # td5 is carried, so nothing is trained; default, not named in --variants, stays in the file.
+    report = main(Args(variants=("td5",), carry_from=str(tmp_path / "old.json"), out_dir=str(tmp_path),
+                       runs_dir=str(tmp_path / "runs")))
+    assert [v["variant"] for v in report["variants"]] == ["default", "td5"]
+    assert report["variants_done"] == "2 of 2" and not (tmp_path / "runs").exists()
+
+
 def test_the_study_measures_variants_of_an_earlier_file_again_and_shows_both_and_pooled(tmp_path):
     committed = str(RESULTS / "sample_efficiency.json")
     earlier = replicated(Args(replicates=committed, variants=("default", "td5")))
