@@ -52,9 +52,10 @@ class Args:
     runs_dir: str = "runs/learning_curve"
     """Where the runs are kept (their checkpoints feed benchmarks/objectives.py)."""
     variant: str = "default"
-    """'default' is the preset itself; any other name, one of the sample-efficiency study's changes
-    (`python -m benchmarks.sample_efficiency --list`) to the study's base, the preset before
-    observation noise (sample_efficiency.study_base)."""
+    """'default' is the preset itself; 'base' the study's base, the preset before observation noise
+    (sample_efficiency.study_base; what 'default' ran before the preset took the noise); any other
+    name, one of the sample-efficiency study's changes (`python -m benchmarks.sample_efficiency
+    --list`) to that base."""
 
 
 def first_reaching(rows: list[dict], threshold: float) -> dict | None:
@@ -66,15 +67,30 @@ def first_reaching(rows: list[dict], threshold: float) -> dict | None:
 
 def preset_label(args: Args) -> str:
     """What was trained, for the results' text and the plot's title."""
-    return "default preset" if args.variant == "default" else f"the study's base with variant {args.variant}"
+    if args.variant in ("default", "base"):
+        return {"default": "default preset", "base": "the study's base"}[args.variant]
+    return f"the study's base with variant {args.variant}"
+
+
+def what_changed(args: Args) -> str:
+    """The run's config in words, for the results' text."""
+    if args.variant == "base":
+        return "the CartPole preset before observation noise, sample_efficiency.study_base"
+    return "python train.py" if args.variant == "default" else VARIANTS[args.variant][0]
 
 
 def run_config(args: Args, out_root: Path):
     """The default preset (or `args.variant`'s change to the study's base) at this budget, all seeds
     in one run, evaluated every `eval_every` steps, never stopping early."""
-    if args.variant not in VARIANTS:
-        raise SystemExit(f"unknown --variant {args.variant!r}; choose one of: {', '.join(VARIANTS)}")
-    base = preset("cartpole") if args.variant == "default" else VARIANTS[args.variant][1](study_base("cartpole"))
+    if args.variant not in ("base", *VARIANTS):
+        raise SystemExit(f"unknown --variant {args.variant!r}; choose one of: default, base, "
+                         f"{', '.join(v for v in VARIANTS if v != 'default')}")
+    if args.variant == "default":
+        base = preset("cartpole")
+    elif args.variant == "base":
+        base = study_base("cartpole")
+    else:
+        base = VARIANTS[args.variant][1](study_base("cartpole"))
     return dataclasses.replace(
         base, seed=args.first_seed, seeds=args.seeds, total_env_steps=args.total_env_steps, out=str(out_root / "seeds"),
         eval=dataclasses.replace(base.eval, every_env_steps=args.eval_every, stop_at_return=None),
@@ -158,7 +174,7 @@ def main(args: Args) -> dict:
     per_seed = [per_seed_results(seed, rows) for seed, rows in rows_by_seed(read_metrics(Path(config.out))).items()]
     report = {
         "benchmark": (f"CartPole-v1, {preset_label(args)} ("
-                      + ("python train.py" if args.variant == "default" else VARIANTS[args.variant][0])
+                      + what_changed(args)
                       + "), seeds vmapped in one run"),
         "eval": f"20 episodes, greedy Gumbel search, every {args.eval_every} env steps",
         "wall_clock": "of the whole vmapped run (all seeds at once), compilation and evaluations included",

@@ -8,8 +8,9 @@ AVX-512), the same config and evaluations, 16 seeds: benchmarks/results/cartpole
 observation_noise_0.1, which the preset now is). Within 1,000 env steps the seeds' best evaluations
 were 134, 204, 238, 243, 272, 273, 319, 326, 410, 460, 483, 483, 493, 500, 500 and 500 (seeds 0-3:
 238, 500, 272, 493). This test's own run, 4 seeds vmapped rather than 8 (other numerics, so other
-draws), gave 384, 500, 147 and 365 on that CPU. The test asks the median of seeds 0-3 for MEDIAN = 150 (the 16 seeds' median,
-368, is 2.5x that; a median under 150 needs two of four seeds below 150, where one of the 16 was)
+draws), gave 384, 500, 147 and 365 on that CPU. The test asks the median of seeds 0-3 for
+MEDIAN = 120 (the 16 seeds' median, 368, is 3.1x that; a median under 120 needs two of four seeds
+below 120, where none of those 20 best evaluations was: the lowest are 134 and 147)
 and each seed for PER_SEED = 60 (2.2x under the weakest of the 16, seed 9), well above what a
 policy that ignores the state keeps up (a few tens of steps). XLA's numerics differ between CPUs,
 so seeds on another machine are fresh draws: no seed is held near the edge of what it did here.
@@ -29,7 +30,7 @@ from agent.host.records import read_metrics, rows_by_seed
 from agent.host.run import train
 
 BUDGET = 1_000
-PER_SEED, MEDIAN = 60.0, 150.0
+PER_SEED, MEDIAN = 60.0, 120.0
 
 
 def test_four_vmapped_seeds_learn_cartpole_within_1000_env_steps(tmp_path):

@@ -246,6 +246,8 @@ def test_a_learning_curve_variant_is_the_studys_change_and_an_unknown_one_is_ref
                                                                preset("cartpole").planner)
     assert dataclasses.replace(adopted, out=default.out) == default
     assert config.loss.observation_noise == 0 < default.loss.observation_noise
+    # 'base' is what 'default' ran before the preset took the noise (cartpole_cpu_replication*.json).
+    assert learning_curve.run_config(learning_curve.Args(variant="base"), tmp_path).loss == base.loss
     assert learning_curve.run_config(learning_curve.Args(first_seed=8), tmp_path).seed == 8  # seeds 8..15
     with pytest.raises(SystemExit, match="unknown --variant 'nope'; choose one of: default,"):
         learning_curve.run_config(learning_curve.Args(variant="nope"), tmp_path)
