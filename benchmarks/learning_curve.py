@@ -65,18 +65,22 @@ def first_reaching(rows: list[dict], threshold: float) -> dict | None:
     return None
 
 
+def study_variant(variant: str) -> str:
+    """The study's name for a --variant other than 'default': 'base' is the study's own 'default'
+    (its base unchanged); every other name is the study's."""
+    return "default" if variant == "base" else variant
+
+
 def preset_label(args: Args) -> str:
     """What was trained, for the results' text and the plot's title."""
-    if args.variant in ("default", "base"):
-        return {"default": "default preset", "base": "the study's base"}[args.variant]
-    return f"the study's base with variant {args.variant}"
+    if args.variant == "default":
+        return "default preset"
+    return "the study's base" if args.variant == "base" else f"the study's base with variant {args.variant}"
 
 
 def what_changed(args: Args) -> str:
     """The run's config in words, for the results' text."""
-    if args.variant == "base":
-        return "the CartPole preset before observation noise, sample_efficiency.study_base"
-    return "python train.py" if args.variant == "default" else VARIANTS[args.variant][0]
+    return "python train.py" if args.variant == "default" else VARIANTS[study_variant(args.variant)][0]
 
 
 def run_config(args: Args, out_root: Path):
@@ -87,10 +91,8 @@ def run_config(args: Args, out_root: Path):
                          f"{', '.join(v for v in VARIANTS if v != 'default')}")
     if args.variant == "default":
         base = preset("cartpole")
-    elif args.variant == "base":
-        base = study_base("cartpole")
     else:
-        base = VARIANTS[args.variant][1](study_base("cartpole"))
+        base = VARIANTS[study_variant(args.variant)][1](study_base("cartpole"))
     return dataclasses.replace(
         base, seed=args.first_seed, seeds=args.seeds, total_env_steps=args.total_env_steps, out=str(out_root / "seeds"),
         eval=dataclasses.replace(base.eval, every_env_steps=args.eval_every, stop_at_return=None),

@@ -21,6 +21,7 @@ import tyro
 
 from benchmarks.learning_curve import summarize, summarize_staying
 from benchmarks.provenance import RESULTS, write_results
+from benchmarks.sample_efficiency import _cell as _steps
 from benchmarks.sample_efficiency import run_mean
 
 STEADY = 0.8  # the bar: at least 80% of a seed's later evaluations >= 475
@@ -74,10 +75,6 @@ def pooled_study(folder: Path, parts: list[str]) -> dict:
         seeds += rows[0]["seeds"]
     return {"parts": parts, "seeds": len(seeds), "short": sum(s["first_solved_env_steps"] is None for s in seeds),
             "mean_eval_over_the_run": run_mean({"seeds": seeds}, solved=475.0)}
-
-
-def _steps(x) -> str:
-    return "never" if x is None else f"{x:,.0f}"
 
 
 def markdown(report: dict) -> str:
