@@ -75,6 +75,11 @@ class LossConfig:
     each entry's standard deviation this fraction of that entry's spread over the batch (0 is off).
     The targets stay those of the clean observation, so the networks are taught to give nearby
     states nearby values and policies (the vector counterpart of `augmentation`)."""
+    mirror: bool = False
+    """Train on the mirror image of a random half of each batch's windows: the env's symmetry
+    (`Env.mirror`; CartPole: negate the four variables, swap the pushes) applied to every row's
+    observation, action, policy target and features, with the same rewards and values. Twice the
+    data for free, and the heads learn to treat mirror-image states alike. Envs without one: an error."""
     target_update_interval: int = 100
     """Copy the online parameters to the target network every this many updates (with
     `target_ema` 0)."""
@@ -445,6 +450,9 @@ def validate(config: TrainConfig) -> None:
     need(l.observation_noise == 0 or len(obs_shape) == 1, "loss.observation-noise", l.observation_noise,
          f"adds noise to vector observations; {config.env} has image observations {obs_shape}: use "
          f"--loss.augmentation for those")
+    env_mirror = getattr(envs.make(config.env, **config.env_kwargs), "mirror", None)
+    need(not l.mirror or env_mirror is not None, "loss.mirror", l.mirror,
+         f"{config.env} declares no mirror symmetry (envs.Env.mirror; CartPole does): drop --loss.mirror")
     need(not n.residual_dynamics or len(obs_shape) == 1, "network.residual-dynamics", n.residual_dynamics,
          f"the residual dynamics are the vector MLP's; {config.env} has image observations {obs_shape}, whose "
          f"ResNet dynamics have residual blocks already")

@@ -318,6 +318,14 @@ VARIANTS.update({
                                        lambda c, other=other: VARIANTS[other][1](_loss(observation_noise=0.1)(c)))
     for other in ("to_head_td30", "unroll_3", "per_episode_50", "target_5")})
 
+# CartPole's left-right symmetry (envs.CartPole.mirror): half of each batch mirrored. A drifting seed's
+# value heads rank states by their side of the track; a mirrored window teaches them the other side's
+# states from the same episode.
+VARIANTS["mirror"] = ("half of each batch's windows mirrored left-right (default off)", _loss(mirror=True))
+VARIANTS["observation_noise_0.1_mirror"] = ("observation_noise_0.1 (the preset now) with mirror: "
+                                            + VARIANTS["mirror"][0],
+                                            lambda c: _loss(mirror=True)(_loss(observation_noise=0.1)(c)))
+
 
 @dataclass(frozen=True)
 class Args:

@@ -11,7 +11,7 @@ Public API: `Env`, `State`, `TimeStep`, `make`, `names`, `exists`, `describe_nam
 (pixels, through gymnax).
 """
 from envs.atari import AtariEnv
-from envs.base import Env, State, TimeStep
+from envs.base import Env, Mirror, State, TimeStep
 from envs.cartpole import CartPole
 from envs.check import EnvCheckError, check_env
 from envs.gridworlds import CheeseInCorner, CoinAtEnd
@@ -34,6 +34,7 @@ __all__ = [
            "EnvCheckError",
            "GymnaxEnv",
            "HostEnv",
+           "Mirror",
            "State",
            "TimeStep",
            "canonical_name",

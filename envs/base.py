@@ -86,6 +86,21 @@ class ValueMap(NamedTuple):
     marks: tuple = ()
 
 
+class Mirror(NamedTuple):
+    """A symmetry of an env's dynamics: mirror a state and swap the actions, and the mirrored
+    episode is as likely, with the same rewards (so the same values). Entries are plain tuples, so
+    that a config that uses it stays hashable (static under jit).
+
+    observation_sign: [*observation_shape] flattened, +1 or -1 per entry (the mirrored observation
+      is observation x sign). feature_sign: [F] the same for the features.
+    action_permutation: [A], the mirror image of action a is action_permutation[a].
+    """
+
+    observation_sign: tuple[float, ...]
+    feature_sign: tuple[float, ...]
+    action_permutation: tuple[int, ...]
+
+
 class Env:
     """Base class: subclasses set the class attributes and the `_` methods.
 
@@ -95,6 +110,7 @@ class Env:
       observation_shape: shape of one observation.
       feature_names: names of the F interpretable features `features` returns.
       max_steps: time limit; the step that reaches it is `truncated`.
+      mirror: a Mirror symmetry of the dynamics, or None (LossConfig.mirror trains on it).
     """
 
     name: str = "env"
@@ -102,6 +118,7 @@ class Env:
     observation_shape: tuple[int, ...]
     feature_names: tuple[str, ...]
     max_steps: int
+    mirror: Mirror | None = None
 
     # --- what a subclass writes -------------------------------------------------
     def _reset(self, key: jax.Array) -> Any:

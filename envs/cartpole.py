@@ -8,7 +8,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from envs.base import Env, ValueMap
+from envs.base import Env, Mirror, ValueMap
 
 GRAVITY = 9.8
 MASS_CART = 1.0
@@ -38,6 +38,8 @@ class CartPole(Env):
     num_actions = 2
     observation_shape = (4,)
     feature_names = ("x", "x_dot", "theta", "theta_dot")
+    # Left-right: negate all four variables and swap the pushes (the force is odd in them).
+    mirror = Mirror(observation_sign=(-1.0,) * 4, feature_sign=(-1.0,) * 4, action_permutation=(1, 0))
 
     def __init__(self, max_steps: int = 500):
         self.max_steps = int(max_steps)

@@ -3,6 +3,7 @@ Gaussian noise for vector observations.
 
     augment(key, observations [N, H, W, C]) -> [N, H, W, C]
     batch_scaled_noise(key, observations [N, D], scale) -> [N, D]   (vector observations)
+    mirror_windows(mirror, key, observations, actions, policy, features) -> the same, half mirrored
 
 Random shift (DrQ / EfficientZero): pad each image by `pad` squares, repeating the
 edge, and crop a random H x W window, so the image moves by up to `pad` squares.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
+from envs.base import Mirror
 
 
 def random_shift(key: jax.Array, images: jax.Array, pad: int = 1) -> jax.Array:
@@ -43,3 +46,22 @@ def augment(key: jax.Array, images: jax.Array) -> jax.Array:
     """Shift then intensity, independently per image ([N, H, W, C])."""
     shift_key, intensity_key = jax.random.split(key)
     return random_intensity(intensity_key, random_shift(shift_key, images))
+
+
+def mirror_windows(mirror: Mirror, key: jax.Array, observations: jax.Array, actions: jax.Array,
+                   policy: jax.Array, features: jax.Array):
+    """A random half of the windows replaced by their mirror images (the env's symmetry).
+
+    observations: [B, K+1, *obs]; actions: [B, K] int; policy: [B, K+1, A] target weights;
+    features: [B, K+1, F]. Rewards and values are the same for a mirrored window, so their
+    targets are left as they are. Returns (observations, actions, policy, features).
+    """
+    flip = jax.random.bernoulli(key, 0.5, (observations.shape[0],))
+    sign = jnp.asarray(mirror.observation_sign, observations.dtype).reshape(observations.shape[2:])
+    permutation = jnp.asarray(mirror.action_permutation, jnp.int32)
+    # The mirrored policy puts on action permutation[a] the weight the original put on a.
+    inverse = jnp.argsort(permutation)
+    pick = lambda mirrored, original: jnp.where(flip.reshape((-1,) + (1,) * (original.ndim - 1)), mirrored, original)
+    return (pick(observations * sign, observations), pick(permutation[actions], actions),
+            pick(policy[..., inverse], policy),
+            pick(features * jnp.asarray(mirror.feature_sign, features.dtype), features))

@@ -18,7 +18,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from agent.algorithm import schedules
-from agent.algorithm.augment import augment, batch_scaled_noise
+from agent.algorithm.augment import augment, batch_scaled_noise, mirror_windows
 from agent.algorithm.losses import unroll_loss
 from agent.algorithm.replay import (
     Replay,
@@ -214,10 +214,15 @@ def update(graphdef, tx: optax.GradientTransformation, spec: LearnerSpec, state:
                        targets.policy_mask], (spec.batch_size, k_steps + 1))
     chex.assert_shape(targets.policy, (spec.batch_size, k_steps + 1, None))
     observations = loss_observations(spec, key, as_float_pixels(windows.observation[:, :k_steps + 1]))
+    actions = windows.action[:, :k_steps]
+    if spec.mirror is not None:
+        # Its own key (folded in), so that every other draw is the same as without the mirror.
+        observations, actions, policy, features = mirror_windows(
+            spec.mirror, jax.random.fold_in(key, 1), observations, actions, targets.policy, targets.features)
+        targets = targets._replace(policy=policy, features=features)
     grad_fn = jax.grad(unroll_loss, argnums=1, has_aux=True)
     grads, (metrics, predicted_value) = grad_fn(
-        graphdef, state.params, observations[:, 0], windows.action[:, :k_steps], targets, weights, spec,
-        observations[:, 1:])
+        graphdef, state.params, observations[:, 0], actions, targets, weights, spec, observations[:, 1:])
     if spec.prioritized:
         replay = update_priorities(replay, index, jnp.abs(predicted_value - targets.value[:, 0]) + spec.priority_eps)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import envs
 from agent.config import TrainConfig
+from envs.base import Mirror
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class LearnerSpec:
     observation_noise: float
     """LossConfig.observation_noise: noise on vector observations in the loss, in units of each entry's
     spread over the batch."""
+    mirror: Mirror | None
+    """The env's symmetry when LossConfig.mirror is on (half of each batch is mirrored), else None."""
     prioritized: bool
     sample_to_head: bool
     """Windows may start at the newest rows (replay.sample_windows, to_head)."""
@@ -73,6 +77,7 @@ class LearnerSpec:
             reanalyze_count=round(loss.reanalyze_fraction * replay.batch_size),
             off_policy_correction=loss.off_policy_correction, augmentation=loss.augmentation,
             observation_noise=loss.observation_noise,
+            mirror=envs.make(config.env, **config.env_kwargs).mirror if loss.mirror else None,
             prioritized=replay.prioritized, sample_to_head=replay.sample_to_head, priority_alpha=replay.priority_alpha,
             priority_beta_start=replay.priority_beta_start, priority_eps=replay.priority_eps,
             target_update_interval=loss.target_update_interval, target_ema=loss.target_ema,
