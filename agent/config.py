@@ -250,15 +250,16 @@ PRESETS: dict[str, TrainConfig] = {
     # benchmarks/results/sample_efficiency.json: Gumbel Q-values scaled by the tree's value range
     # (with two actions the per-node scaling turns noise into certain targets), and one update per env
     # step from the start (4 early on overfits the first few hundred steps and costs 3x the compute);
-    # then noise of 0.1 x each entry's batch spread on the observations the loss reads (the study's
-    # observation_noise_0.1; benchmarks/results/pooled_cartpole.json, 16 seeds over 10,000 env steps:
-    # median first 475 at 1,384 env steps against 2,384 without it, every seed there, and 87.5% of
-    # later evaluations still >= 475 against 60%). The study measures its variants against the preset
-    # without the noise (benchmarks/sample_efficiency.py, study_base).
+    # then noise of 0.1 x each entry's batch spread on the observations the loss reads, and half of
+    # each batch mirrored left-right (the study's observation_noise_0.1 and observation_noise_0.1_mirror;
+    # benchmarks/results/pooled_cartpole.json, 16 seeds over 10,000 env steps: median first 475 at
+    # 2,384 env steps without either, 1,384 with the noise, 752 with both; worst seed never, 6,000,
+    # 4,512). The study measures its variants against the preset without the two (benchmarks/
+    # sample_efficiency.py, study_base).
     "cartpole": TrainConfig(total_env_steps=10_000, eval=EvalConfig(stop_at_return=475.0),
                             planner=PlannerConfig(num_simulations=16, gumbel_q_scaling="tree"),
                             replay=ReplayConfig(replay_ratio_start=1.0),
-                            loss=LossConfig(observation_noise=0.1)),
+                            loss=LossConfig(observation_noise=0.1, mirror=True)),
     "chain": TrainConfig(env="chain", total_env_steps=1_000, discount=0.99,
                          network=NetworkConfig(hidden=32, latent=32, value_support=5, reward_support=3),
                          eval=EvalConfig(episodes=8, every_env_steps=200), eval_on_gymnasium=False),
@@ -406,7 +407,7 @@ def validate(config: TrainConfig) -> None:
     if not envs.exists(env_name):  # the list is built only here: it asks ale-py for its games
         need(False, "env", config.env, f"valid names: {envs.describe_names()}")
     try:
-        envs.make(config.env, **config.env_kwargs)
+        env = envs.make(config.env, **config.env_kwargs)
     except (TypeError, ValueError) as err:
         if not config.env_kwargs:
             raise ConfigError(f"--env {config.env!r} is invalid: {err}") from None
@@ -431,7 +432,7 @@ def validate(config: TrainConfig) -> None:
     need(config.act_steps_per_iteration > 0, "act-steps-per-iteration", config.act_steps_per_iteration,
          "must be > 0")
     need(config.noise_hold_steps >= 1, "noise-hold-steps", config.noise_hold_steps, "must be >= 1 (1: fresh noise)")
-    need(config.noise_hold_steps == 1 or not envs.is_host_env(envs.make(config.env, **config.env_kwargs)),
+    need(config.noise_hold_steps == 1 or not envs.is_host_env(env),
          "noise-hold-steps",
          config.noise_hold_steps, f"holds the search noise inside the jitted acting of JAX envs; {config.env} "
          f"steps on the host: leave it at 1")
@@ -443,15 +444,14 @@ def validate(config: TrainConfig) -> None:
     need(l.td_steps > 0 or (l.bootstrap == "lookahead" and not l.off_policy_correction), "loss.td-steps",
          l.td_steps, "0 makes the value target the bootstrap itself, which only --loss.bootstrap lookahead "
          "(without --loss.off-policy-correction) turns into a target: use td-steps >= 1 or that bootstrap")
-    obs_shape = envs.make(config.env, **config.env_kwargs).observation_shape
+    obs_shape = env.observation_shape
     need(not l.augmentation or len(obs_shape) == 3, "loss.augmentation", l.augmentation,
          f"shift + intensity augmentation needs image observations [H, W, C]; {config.env} has {obs_shape}")
     need(l.observation_noise >= 0, "loss.observation-noise", l.observation_noise, "must be >= 0")
     need(l.observation_noise == 0 or len(obs_shape) == 1, "loss.observation-noise", l.observation_noise,
          f"adds noise to vector observations; {config.env} has image observations {obs_shape}: use "
          f"--loss.augmentation for those")
-    env_mirror = getattr(envs.make(config.env, **config.env_kwargs), "mirror", None)
-    need(not l.mirror or env_mirror is not None, "loss.mirror", l.mirror,
+    need(not l.mirror or env.mirror is not None, "loss.mirror", l.mirror,
          f"{config.env} declares no mirror symmetry (envs.Env.mirror; CartPole does): drop --loss.mirror")
     need(not n.residual_dynamics or len(obs_shape) == 1, "network.residual-dynamics", n.residual_dynamics,
          f"the residual dynamics are the vector MLP's; {config.env} has image observations {obs_shape}, whose "

@@ -52,8 +52,8 @@ class Args:
     runs_dir: str = "runs/learning_curve"
     """Where the runs are kept (their checkpoints feed benchmarks/objectives.py)."""
     variant: str = "default"
-    """'default' is the preset itself; 'base' the study's base, the preset before observation noise
-    (sample_efficiency.study_base; what 'default' ran before the preset took the noise); any other
+    """'default' is the preset itself; 'base' the study's base, the preset before observation noise and
+    the mirror (sample_efficiency.study_base; what 'default' ran before the preset took the noise); any other
     name, one of the sample-efficiency study's changes (`python -m benchmarks.sample_efficiency
     --list`) to that base."""
 

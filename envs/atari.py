@@ -228,6 +228,7 @@ class AtariEnv:
 
     host = True
     observation_dtype = np.uint8
+    mirror = None  # a symmetry (envs.base.Mirror); envs.make sets it for ids that have one
 
     def __init__(self, game: str, max_frames: int = MAX_FRAMES):
         from ale_py.vector_env import AtariVectorEnv

@@ -108,6 +108,7 @@ class HostEnv:
 
     host = True  # stepped on the host: no jittable reset/step
     observation_dtype = np.float32
+    mirror = None  # a symmetry (envs.base.Mirror); envs.make sets it for ids that have one
 
     def __init__(self, gym_id: str, max_steps: int | None = None, **make_kwargs):
         if not registered(gym_id):

@@ -67,6 +67,11 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+# Wrapped envs whose observations are a registered env's, entry for entry: they share its symmetry
+# (gymnasium's and gymnax's CartPole-v1 observe x, x_dot, theta, theta_dot, as envs.CartPole does).
+_MIRRORS = {f"{GYMNASIUM}CartPole-v1": CartPole.mirror, f"{GYMNAX}CartPole-v1": CartPole.mirror}
+
+
 def make(name: str, **kwargs) -> Env | HostEnv | AtariEnv:
     """Returns a new env (a HostEnv for gymnasium:<id>); an unknown name raises with the list of
     valid ones."""
@@ -75,11 +80,14 @@ def make(name: str, **kwargs) -> Env | HostEnv | AtariEnv:
         raise ValueError(f"unknown env {name!r}; valid names: {describe_names()}")
     try:
         if key.startswith(GYMNAX):
-            return GymnaxEnv(key[len(GYMNAX):], **kwargs)
-        if key.startswith(GYMNASIUM):
-            return HostEnv(key[len(GYMNASIUM):], **kwargs)
-        if key.startswith(ATARI):
-            return AtariEnv(key[len(ATARI):], **kwargs)
-        return _REGISTRY[key](**kwargs)
+            env = GymnaxEnv(key[len(GYMNAX):], **kwargs)
+        elif key.startswith(GYMNASIUM):
+            env = HostEnv(key[len(GYMNASIUM):], **kwargs)
+        elif key.startswith(ATARI):
+            env = AtariEnv(key[len(ATARI):], **kwargs)
+        else:
+            return _REGISTRY[key](**kwargs)
     except TypeError as err:
         raise TypeError(f"envs.make({name!r}): {err}") from None
+    env.mirror = _MIRRORS.get(key)
+    return env

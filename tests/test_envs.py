@@ -97,6 +97,24 @@ def test_cartpole_truncates_at_500():
     assert envs.make("cartpole").max_steps == 500
 
 
+def test_cartpoles_mirror_is_a_symmetry_of_its_dynamics():
+    """The mirror image of a step is the step of the mirror image (what loss.mirror relies on)."""
+    env = envs.make("cartpole")
+    sign = jnp.asarray(env.mirror.observation_sign)
+    states = jax.random.uniform(jax.random.PRNGKey(0), (64, 4), minval=-0.5, maxval=0.5)
+    actions = jax.random.randint(jax.random.PRNGKey(1), (64,), 0, 2)
+    state, _ = env.reset(jax.random.PRNGKey(2))
+    step = jax.vmap(lambda inner, action: env.step(state.replace(inner=inner), action)[1])
+    stepped, mirrored = step(states, actions), step(states * sign, jnp.asarray(env.mirror.action_permutation)[actions])
+    np.testing.assert_allclose(mirrored.observation, stepped.observation * sign, atol=1e-6)
+    np.testing.assert_array_equal(mirrored.reward, stepped.reward)
+    np.testing.assert_array_equal(mirrored.terminated, stepped.terminated)
+    assert bool(stepped.terminated.any()) and not bool(stepped.terminated.all())  # both kinds of step checked
+    # gymnasium's and gymnax's CartPole-v1 observe the same four variables: the same symmetry.
+    assert envs.make("gymnasium:CartPole-v1").mirror == envs.make("gymnax:CartPole-v1").mirror == env.mirror
+    assert envs.make("gymnax:Acrobot-v1").mirror is None and envs.make("chain").mirror is None
+
+
 def test_cartpole_matches_gymnasium_dynamics():
     """Same start state and actions -> the same trajectory as gymnasium's CartPole-v1."""
     env = envs.make("cartpole")

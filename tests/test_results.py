@@ -176,7 +176,7 @@ def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_vari
             preset(env).replay, preset(env).loss, preset(env).network, preset(env).planner)
         default = variant_config(resolved(Args(env=env)), "default")
         assert (default.loss.bootstrap, default.loss.td_steps, default.network.value_scale) == ("target", 10, 1.0)
-        assert default.loss.observation_noise == 0.0
+        assert (default.loss.observation_noise, default.loss.mirror) == (0.0, False)
     rows = [{"env_steps": 1000 * i, "wall_s": i, "eval_return_mean": r} for i, r in enumerate((0.5, 0.95, 0.9, 1.0), 1)]
     outcome = seed_outcome(rows, solved=0.95)
     assert (outcome["first_solved_env_steps"], outcome["later_evals_solved_fraction"]) == (2000, 0.5)
@@ -238,7 +238,7 @@ def test_a_learning_curve_variant_is_the_studys_change_and_an_unknown_one_is_ref
     expected = sample_efficiency.VARIANTS["per_episode_50"][1](base)
     assert (config.replay, config.loss) == (expected.replay, expected.loss) and config.replay.updates_per_episode == 50
     # 'default' is the preset itself; a variant changes the study's base, the preset before observation
-    # noise, so that a curve of the variant the preset took is the preset's curve.
+    # noise and the mirror, so that a curve of the variant the preset took is the preset's curve.
     default = learning_curve.run_config(learning_curve.Args(), tmp_path)
     adopted = learning_curve.run_config(learning_curve.Args(variant=sample_efficiency.PRESET_VARIANTS["cartpole"]),
                                         tmp_path)
@@ -246,6 +246,7 @@ def test_a_learning_curve_variant_is_the_studys_change_and_an_unknown_one_is_ref
                                                                preset("cartpole").planner)
     assert dataclasses.replace(adopted, out=default.out) == default
     assert config.loss.observation_noise == 0 < default.loss.observation_noise
+    assert not config.loss.mirror and default.loss.mirror
     # 'base' is what 'default' ran before the preset took the noise (cartpole_cpu_replication*.json).
     assert learning_curve.run_config(learning_curve.Args(variant="base"), tmp_path).loss == base.loss
     assert learning_curve.run_config(learning_curve.Args(first_seed=8), tmp_path).seed == 8  # seeds 8..15
@@ -266,3 +267,17 @@ def test_the_search_table_says_when_its_sweep_was_cut_short(tmp_path):
     report["points"], report["points_measured"] = report["points"][:3], "3 of 10"
     (tmp_path / "search_gpu.json").write_text(json.dumps(report))
     assert "The sweep was cut short: 3 of 10 points measured." in readme_tables.search_throughput("search_gpu")(tmp_path)
+
+
+def test_one_seed_runs_run_train_py_as_a_user_would_and_count_a_seed_that_never_solves():
+    from benchmarks.one_seed_runs import Args as OneSeedArgs
+    from benchmarks.one_seed_runs import command, summarize
+
+    line = command(OneSeedArgs(total_env_steps=500), 3, Path("runs/x/seed_3"))
+    assert line[1:4] == ["train.py", "--seed", "3"] and "--total-env-steps" in line and "500" in line
+    assert line[line.index("--eval.stop-at-return") + 1] == "475.0"
+    seeds = [{"first_eval_at_least_475": {"env_steps": 500, "wall_s": 20.0}, "process_wall_s": 30.0},
+             {"first_eval_at_least_475": {"env_steps": 1000, "wall_s": 40.0}, "process_wall_s": 50.0},
+             {"first_eval_at_least_475": None, "process_wall_s": 90.0}]
+    assert summarize(seeds) == {"median_env_steps": 1000, "worst_env_steps": None, "median_wall_s": 40.0,
+                                "worst_wall_s": None, "median_process_wall_s": 50.0, "seeds_reaching": 2}

@@ -83,6 +83,23 @@ def test_the_learner_puts_observation_noise_on_the_representations_input_only():
     np.testing.assert_array_equal(clean, windows)  # noise 0 (the default) leaves them as they are
 
 
+def test_the_learner_mirrors_half_of_the_windows_whole():
+    from agent.algorithm.augment import mirror_windows
+    mirror = envs.make("cartpole").mirror
+    batch, rows = 64, 3  # [B, K+1] with K = 2
+    observations = jax.random.normal(jax.random.key(0), (batch, rows, 4))
+    actions = jax.random.randint(jax.random.key(1), (batch, rows - 1), 0, 2)
+    policy = jax.nn.softmax(jax.random.normal(jax.random.key(2), (batch, rows, 2)))
+    features = observations + 1.0
+    obs2, act2, pol2, feat2 = mirror_windows(mirror, jax.random.key(3), observations, actions, policy, features)
+    flipped = np.asarray(obs2[:, 0, 0] != observations[:, 0, 0])
+    assert 16 < flipped.sum() < 48  # about half (P(outside) < 1e-4 for 64 fair coins)
+    for got, want_flipped, original in [(obs2, -observations, observations), (act2, 1 - actions, actions),
+                                        (pol2, policy[..., ::-1], policy), (feat2, -features, features)]:
+        np.testing.assert_array_equal(np.asarray(got)[flipped], np.asarray(want_flipped)[flipped])  # every row
+        np.testing.assert_array_equal(np.asarray(got)[~flipped], np.asarray(original)[~flipped])
+
+
 @pytest.mark.parametrize("change,field", [
     ({"replay": dataclasses.replace(TINY.replay, batch_size=-1)}, "--replay.batch-size -1"),
     ({"loss": dataclasses.replace(TINY.loss, unroll_steps=0)}, "--loss.unroll-steps 0"),
@@ -108,6 +125,7 @@ def test_the_learner_puts_observation_noise_on_the_representations_input_only():
     ({"env": "breakout-minatar", "loss": dataclasses.replace(TINY.loss, observation_noise=0.1)},
      "--loss.observation-noise 0.1.*image observations.*--loss.augmentation"),
     ({"env": "gymnasium:CartPole-v1", "noise_hold_steps": 5}, "--noise-hold-steps 5.*steps on the host"),
+    ({"env": "chain", "loss": dataclasses.replace(TINY.loss, mirror=True)}, "--loss.mirror True.*no mirror symmetry"),
 ])
 def test_invalid_config_names_the_field(change, field):
     with pytest.raises(ConfigError, match=field):
