@@ -247,6 +247,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "cartpole_cpu_observation_noise": cartpole_curve("cartpole_cpu_observation_noise"),
     "cartpole_cpu_observation_noise_seeds_8_15": cartpole_curve("cartpole_cpu_observation_noise_seeds_8_15"),
     "cartpole_cpu_replication_seeds_8_15": cartpole_curve("cartpole_cpu_replication_seeds_8_15"),
+    "cartpole_cpu_mirror": cartpole_curve("cartpole_cpu_mirror"),
+    "cartpole_cpu_mirror_seeds_8_15": cartpole_curve("cartpole_cpu_mirror_seeds_8_15"),
     "pooled_cartpole": pooled,
     "lightzero_compare": lightzero,
     "breakout_minatar_cpu": breakout_minatar("breakout_minatar_cpu"),
