@@ -79,6 +79,22 @@ def _cartpole_curve(results: Path, name: str) -> str:
     return "\n".join(lines) + source(r, name)
 
 
+def one_seed_runs(results: Path) -> str:
+    """Each seed of the CartPole preset in its own train.py process (benchmarks/one_seed_runs.py)."""
+    r = load(results, "cartpole_cpu_one_seed_per_run")
+    lines = ["| seed | first eval >= 475 (run's clock, compilation included) | process, launch to exit |",
+             "| --- | --- | --- |"]
+    lines += [f"| {s['seed']} | {_steps(s['first_eval_at_least_475'])} | {s['process_wall_s']:.0f} s |" for s in r["seeds"]]
+    summary = r["summary"]
+    worst = ("never" if summary["worst_env_steps"] is None
+             else f"{summary['worst_env_steps']:,} env steps, {summary['worst_wall_s']:.0f} s")
+    lines += ["", (f"Median to the first evaluation >= 475: {_step_count(summary['median_env_steps'])} env steps and "
+                   f"{_step_count(summary['median_wall_s'])} s; worst seed: {worst}; median process wall: "
+                   f"{summary['median_process_wall_s']:.0f} s; {summary['seeds_reaching']} of {len(r['seeds'])} seeds "
+                   f"got there."), ""]
+    return "\n".join(lines) + source(r, "cartpole_cpu_one_seed_per_run")
+
+
 def objectives(name: str) -> Callable[[Path], str]:
     """The per-seed table of an objectives benchmark NAME.json."""
     return lambda results: _objectives(results, name)
@@ -248,6 +264,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "cartpole_cpu_observation_noise_seeds_8_15": cartpole_curve("cartpole_cpu_observation_noise_seeds_8_15"),
     "cartpole_cpu_replication_seeds_8_15": cartpole_curve("cartpole_cpu_replication_seeds_8_15"),
     "cartpole_cpu_mirror": cartpole_curve("cartpole_cpu_mirror"),
+    "cartpole_cpu_one_seed_per_run": one_seed_runs,
     "cartpole_cpu_mirror_seeds_8_15": cartpole_curve("cartpole_cpu_mirror_seeds_8_15"),
     "pooled_cartpole": pooled,
     "lightzero_compare": lightzero,
