@@ -325,8 +325,8 @@ VARIANTS["mirror"] = ("half of each batch's windows mirrored left-right (default
 VARIANTS["observation_noise_0.1_mirror"] = ("observation_noise_0.1 with mirror: "
                                             + VARIANTS["mirror"][0],
                                             lambda c: _loss(mirror=True)(_loss(observation_noise=0.1)(c)))
-# The preset now with one more change each, aimed at its slowest seeds (3 and 11 hover at 150-450 for
-# their first 4,000 env steps, cartpole_cpu_mirror*.json): a model that plans in the observation
+# The preset now with one more change each, aimed at its slowest seeds (3 and 11 evaluate at 120-470 from
+# 512 to 4,000 env steps, cartpole_cpu_mirror*.json): a model that plans in the observation
 # (the highest mean over the run with the noise alone, pooled) and faster target copies.
 VARIANTS.update({
     f"observation_noise_0.1_mirror_{other}": (f"observation_noise_0.1_mirror with {other}: "
