@@ -77,10 +77,6 @@ def pooled_study(folder: Path, parts: list[str]) -> dict:
             "mean_eval_over_the_run": run_mean({"seeds": seeds}, solved=475.0)}
 
 
-def _wall(seconds: float | None) -> str:
-    return "never" if seconds is None else f"{seconds:.0f}"
-
-
 def markdown(report: dict) -> str:
     lines = []
     if report["curves"]:
@@ -92,7 +88,7 @@ def markdown(report: dict) -> str:
                   "| median env steps to the first evaluation >= 475 | "
                   + " | ".join(_steps(x[">=475"]["median_env_steps"]) for x in c) + " |",
                   "| median wall s to it (the clock of the seed's 8-seed vmapped program, compilation included) | "
-                  + " | ".join(_wall(x[">=475"]["median_wall_s"]) for x in c) + " |",
+                  + " | ".join(_steps(x[">=475"]["median_wall_s"]) for x in c) + " |",
                   "| worst seed | " + " | ".join(_steps(x[">=475"]["worst_env_steps"]) for x in c) + " |",
                   "| seeds never at 475 | " + " | ".join(str(len(x["seeds"]) - x[">=475"]["seeds_reaching"]) for x in c) + " |",
                   f"| seeds needing more than {LATE:,} (never included) | "
