@@ -89,8 +89,9 @@ def _per_episode(updates: float, ratio: float = 0.0, **replay) -> Callable[[Trai
 
 # name -> (what it changes against the CartPole preset, the change)
 VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] = {
-    "default": (("the CartPole preset before observation noise and the mirror (Gumbel Q scaled by the tree's range, "
-                 "replay ratio 1; the preset now adds observation_noise_0.1_mirror)"), lambda c: c),
+    "default": (("the CartPole preset before observation noise, the mirror and target copies every update (Gumbel "
+                 "Q scaled by the tree's range, replay ratio 1; the preset now adds "
+                 "observation_noise_0.1_mirror_target_1)"), lambda c: c),
     "previous_default": ("the preset before this study: per-node Q scaling and replay ratio 4 decaying to 1",
                          lambda c: _planner(gumbel_q_scaling="siblings")(_replay(replay_ratio_start=4.0)(c))),
     "q_siblings": ("Gumbel Q scaled by the node's children's range (mctx's default)",
@@ -320,7 +321,7 @@ VARIANTS.update({
 
 # CartPole's left-right symmetry (envs.CartPole.mirror): half of each batch mirrored. A drifting seed's
 # value heads rank states by their side of the track; a mirrored window teaches them the other side's
-# states from the same episode. observation_noise_0.1_mirror is the preset now (PRESET_VARIANTS).
+# states from the same episode. observation_noise_0.1_mirror was the preset until it also took target_1.
 VARIANTS["mirror"] = ("half of each batch's windows mirrored left-right (default off)", _loss(mirror=True))
 VARIANTS["observation_noise_0.1_mirror"] = ("observation_noise_0.1 with mirror: "
                                             + VARIANTS["mirror"][0],
@@ -455,7 +456,7 @@ GRIDWORLD_VARIANTS: dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]] 
 
 
 # The variant each preset now is (agent/config.py; tests/test_results.py pins it).
-PRESET_VARIANTS = {"cartpole": "observation_noise_0.1_mirror", **{env: "ratio_1_lookahead_td0_scale_100" for env in GRIDWORLDS}}
+PRESET_VARIANTS = {"cartpole": "observation_noise_0.1_mirror_target_1", **{env: "ratio_1_lookahead_td0_scale_100" for env in GRIDWORLDS}}
 
 
 def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConfig]]]:
@@ -471,13 +472,14 @@ def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConf
 def study_base(env: str) -> TrainConfig:
     """The config the variants change: the env's preset as it was when its study's rows were measured,
     so that they keep their meaning (each preset has since taken its PRESET_VARIANTS variant).
-    CartPole: the preset without observation noise and without the mirror. A gridworld: its preset with TrainConfig's replay
+    CartPole: the preset without observation noise, the mirror and target copies every update. A gridworld: its preset with TrainConfig's replay
     ratio, losses and value scale. The whole loss config is reset there: a preset that changed another
     loss field would lose it here, which tests/test_results.py catches (the PRESET_VARIANTS variant
     must equal the preset)."""
     base = preset(env)
     if env == "cartpole":
-        return replace(base, loss=replace(base.loss, observation_noise=0.0, mirror=False))
+        return replace(base, loss=replace(base.loss, observation_noise=0.0, mirror=False,
+                                          target_update_interval=TrainConfig().loss.target_update_interval))
     defaults = TrainConfig()
     return replace(base, loss=defaults.loss, network=replace(base.network, value_scale=defaults.network.value_scale),
                    replay=replace(base.replay, replay_ratio_start=defaults.replay.replay_ratio_start))

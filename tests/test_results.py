@@ -176,7 +176,8 @@ def test_the_study_on_a_gridworld_counts_a_success_rate_and_offers_only_its_vari
             preset(env).replay, preset(env).loss, preset(env).network, preset(env).planner)
         default = variant_config(resolved(Args(env=env)), "default")
         assert (default.loss.bootstrap, default.loss.td_steps, default.network.value_scale) == ("target", 10, 1.0)
-        assert (default.loss.observation_noise, default.loss.mirror) == (0.0, False)
+        assert (default.loss.observation_noise, default.loss.mirror, default.loss.target_update_interval) == (
+            0.0, False, 100)
     rows = [{"env_steps": 1000 * i, "wall_s": i, "eval_return_mean": r} for i, r in enumerate((0.5, 0.95, 0.9, 1.0), 1)]
     outcome = seed_outcome(rows, solved=0.95)
     assert (outcome["first_solved_env_steps"], outcome["later_evals_solved_fraction"]) == (2000, 0.5)
@@ -238,7 +239,8 @@ def test_a_learning_curve_variant_is_the_studys_change_and_an_unknown_one_is_ref
     expected = sample_efficiency.VARIANTS["per_episode_50"][1](base)
     assert (config.replay, config.loss) == (expected.replay, expected.loss) and config.replay.updates_per_episode == 50
     # 'default' is the preset itself; a variant changes the study's base, the preset before observation
-    # noise and the mirror, so that a curve of the variant the preset took is the preset's curve.
+    # noise, the mirror and target copies every update, so that a curve of the variant the preset took is
+    # the preset's curve.
     default = learning_curve.run_config(learning_curve.Args(), tmp_path)
     adopted = learning_curve.run_config(learning_curve.Args(variant=sample_efficiency.PRESET_VARIANTS["cartpole"]),
                                         tmp_path)
@@ -247,6 +249,7 @@ def test_a_learning_curve_variant_is_the_studys_change_and_an_unknown_one_is_ref
     assert dataclasses.replace(adopted, out=default.out) == default
     assert config.loss.observation_noise == 0 < default.loss.observation_noise
     assert not config.loss.mirror and default.loss.mirror
+    assert config.loss.target_update_interval == 100 > default.loss.target_update_interval == 1
     # 'base' is what 'default' ran before the preset took the noise (cartpole_cpu_replication*.json).
     assert learning_curve.run_config(learning_curve.Args(variant="base"), tmp_path).loss == base.loss
     assert learning_curve.run_config(learning_curve.Args(first_seed=8), tmp_path).seed == 8  # seeds 8..15
