@@ -3,20 +3,20 @@ together (one vmapped program) for 1,000 env steps, each evaluated with 20 greed
 every 250 env steps (at 256, 512, 752 and 1,008 env steps).
 
 Where the thresholds come from: the preset's learning curves on the 2-core CPU (a Zen 4 with
-AVX-512), the same config and evaluations, 16 seeds: benchmarks/results/cartpole_cpu_mirror.json
-(seeds 0-7) and cartpole_cpu_mirror_seeds_8_15.json (seeds 8-15; the study's variant
-observation_noise_0.1_mirror, which the preset now is). Within 1,000 env steps the seeds' best evaluations
-were 258, 345, 370, 468, 481, 487, 488, 489, 493 and seven of 500 (seeds 0-3: 468, 500, 500, 370).
-This test's own run, 4 seeds vmapped rather than 8 (other numerics, so other draws), gave 500, 453,
-194 and 500 on that CPU. The test asks the median of seeds 0-3 for MEDIAN = 120 (the 16 seeds'
-median, 491, is 4.1x that; a median under 120 needs two of four seeds below 120, where none of those
-20 best evaluations was: the lowest are 194 and 258) and each seed for PER_SEED = 60 (3.2x under the
+AVX-512), the same config and evaluations, 16 seeds: benchmarks/results/cartpole_cpu.json (seeds 0-7)
+and cartpole_cpu_seeds_8_15.json (seeds 8-15). Within 1,000 env steps the seeds' best evaluations were
+170, 236, 316, 374, 391, 413, 469, 476, 477, 489, 492 and five of 500 (seeds 0-3: 500, 500, 170, 316).
+This test's own run, 4 seeds vmapped rather than 8 (other numerics, so other draws), gave 489, 500,
+366 and 500 on that CPU. The test asks the median of seeds 0-3 for MEDIAN = 120 (the 16 seeds'
+median, 477, is 4.0x that; a median under 120 needs two of four seeds below 120, where none of those
+20 best evaluations was: the lowest are 170 and 236) and each seed for PER_SEED = 60 (2.8x under the
 weakest of the 20), well above what a policy that ignores the state keeps up (a few tens of steps).
 XLA's numerics differ between CPUs, so seeds on another machine are fresh draws: no seed is held
-near the edge of what it did here. The bars were set with the preset before the mirror (observation
-noise only), whose weakest best within 1,000 env steps was 134 over the same 16 seeds
-(cartpole_cpu_observation_noise*.json), and kept: they are met with more room now. The 475 bar itself
-needs more env steps than a CI run can spend (median 752 over the 16 seeds, the worst 4,512; see README).
+near the edge of what it did here. The bars were set with the preset's observation noise alone, whose
+weakest best within 1,000 env steps was 134 over the same 16 seeds (cartpole_cpu_observation_noise*.json),
+and kept through the mirror (weakest 258, cartpole_cpu_mirror*.json) and target copies every update
+(170, above). The 475 bar itself needs more env steps than a CI run can spend (median 752 over the 16
+seeds, the worst 1,760; see README).
 """
 import dataclasses
 
