@@ -326,11 +326,12 @@ VARIANTS["mirror"] = ("half of each batch's windows mirrored left-right (default
 VARIANTS["observation_noise_0.1_mirror"] = ("observation_noise_0.1 with mirror: "
                                             + VARIANTS["mirror"][0],
                                             lambda c: _loss(mirror=True)(_loss(observation_noise=0.1)(c)))
-# The preset now with one more change each, aimed at its slowest seeds (3 and 11 evaluate at 120-470 from
-# 512 to 4,000 env steps, cartpole_cpu_mirror*.json): a model that plans in the observation
-# (the highest mean over the run with the noise alone, pooled) and faster target copies; then the
-# copy interval either side of target_5 (the only one with no seed short on both seed halves, but a
-# median of 1,008 env steps against the preset's 632 and 880).
+# observation_noise_0.1_mirror (the preset then) with one more change each, aimed at its slowest
+# seeds (3 and 11 evaluate at 120-470 from 512 to 4,000 env steps, cartpole_cpu_mirror*.json): a model
+# that plans in the observation (the highest mean over the run with the noise alone, pooled) and
+# faster target copies; then the copy interval either side of target_5 (the only one with no seed
+# short on both seed halves, but a median of 1,008 env steps against the preset's 632 and 880). The
+# preset took target_1.
 VARIANTS.update({
     f"observation_noise_0.1_mirror_{other}": (f"observation_noise_0.1_mirror with {other}: "
                                               + VARIANTS[other][0],
@@ -472,8 +473,8 @@ def registry(env: str) -> dict[str, tuple[str, Callable[[TrainConfig], TrainConf
 def study_base(env: str) -> TrainConfig:
     """The config the variants change: the env's preset as it was when its study's rows were measured,
     so that they keep their meaning (each preset has since taken its PRESET_VARIANTS variant).
-    CartPole: the preset without observation noise, the mirror and target copies every update. A gridworld: its preset with TrainConfig's replay
-    ratio, losses and value scale. The whole loss config is reset there: a preset that changed another
+    CartPole: the preset without observation noise, the mirror and target copies every update. A
+    gridworld: its preset with TrainConfig's replay ratio, losses and value scale. The whole loss config is reset there: a preset that changed another
     loss field would lose it here, which tests/test_results.py catches (the PRESET_VARIANTS variant
     must equal the preset)."""
     base = preset(env)
