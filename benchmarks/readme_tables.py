@@ -270,6 +270,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "cartpole_cpu_mirror_target_5_seeds_8_15": cartpole_curve("cartpole_cpu_mirror_target_5_seeds_8_15"),
     "cartpole_cpu_seeds_8_15": cartpole_curve("cartpole_cpu_seeds_8_15"),
     "cartpole_cpu_lr_decay_10000": cartpole_curve("cartpole_cpu_lr_decay_10000"),
+    "cartpole_cpu_lr_decay_10000_seeds_8_15": cartpole_curve("cartpole_cpu_lr_decay_10000_seeds_8_15"),
     "pooled_cartpole": pooled,
     "lightzero_compare": lightzero,
     "breakout_minatar_cpu": breakout_minatar("breakout_minatar_cpu"),
