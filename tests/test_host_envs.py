@@ -127,8 +127,9 @@ def test_what_needs_a_jax_env_is_refused_for_host_envs(corridor_run, capsys):
 # the preset as it is now, observation noise, the mirror and target copies every update included; with
 # the noise and the mirror 332, 500, 431 and 356, with the noise alone 473, 500, 166 and 363). The
 # per-seed floor, 40, is lower than the JAX test's 60: with the preset before observation noise a seed
-# here reached only 76 within 750 env steps. 40 is twice what a policy
-# that ignores the state keeps up (~20) and 4x under the weakest seed seen with either preset since (166).
+# here reached only 76 within 750 env steps. 40 is twice what a policy that ignores the state keeps up
+# (~20) and 4x under the weakest seed seen with any preset since (166). The bests come from
+# `python -m benchmarks.learning_test_bests`.
 PER_SEED, MEDIAN = 40.0, 120.0
 
 

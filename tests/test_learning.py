@@ -7,7 +7,7 @@ AVX-512), the same config and evaluations, 16 seeds: benchmarks/results/cartpole
 and cartpole_cpu_seeds_8_15.json (seeds 8-15). Within 1,000 env steps the seeds' best evaluations were
 170, 236, 316, 374, 391, 413, 469, 476, 477, 489, 492 and five of 500 (seeds 0-3: 500, 500, 170, 316).
 This test's own run, 4 seeds vmapped rather than 8 (other numerics, so other draws), gave 489, 500,
-366 and 500 on that CPU. The test asks the median of seeds 0-3 for MEDIAN = 120 (the 16 seeds'
+366 and 500 on that CPU (`python -m benchmarks.learning_test_bests` prints them). The test asks the median of seeds 0-3 for MEDIAN = 120 (the 16 seeds'
 median, 477, is 4.0x that; a median under 120 needs two of four seeds below 120, where none of those
 20 best evaluations was: the lowest are 170 and 236) and each seed for PER_SEED = 60 (2.8x under the
 weakest of the 20), well above what a policy that ignores the state keeps up (a few tens of steps).
