@@ -2,6 +2,7 @@
 
     python -m benchmarks.one_seed_runs                  # seeds 0..7, the preset
     python -m benchmarks.one_seed_runs --seeds 2 --total-env-steps 500   # a quick look
+    python -m benchmarks.one_seed_runs --train-flags="--loss.target-update-interval 2" --name NAME  # a candidate
 
 benchmarks/learning_curve.py trains its seeds together in one vmapped program, so its wall seconds
 are those of all 8 seeds at once. Here every seed is its own `python train.py --seed S` (the
@@ -18,6 +19,7 @@ Writes benchmarks/results/cartpole_cpu_one_seed_per_run.json.
 from __future__ import annotations
 
 import json
+import shlex
 import statistics
 import subprocess
 import sys
@@ -54,13 +56,16 @@ class Args:
     """Folder for the JSON."""
     runs_dir: str = "runs/one_seed_runs"
     """Where the run folders are kept (must be empty or absent)."""
+    train_flags: str = ""
+    """More train.py flags for every seed, to time a candidate change to the preset; pass as
+    --train-flags="--loss.target-update-interval 2" (the = keeps the value's dashes its own)."""
 
 
 def command(args: Args, seed: int, out: Path) -> list[str]:
     """The train.py command line of one seed."""
     return [sys.executable, "train.py", "--seed", str(seed), "--total-env-steps", str(args.total_env_steps),
             "--eval.every-env-steps", str(args.eval_every), "--eval.stop-at-return", str(SOLVED),
-            "--no-eval-on-gymnasium", "--out", str(out)]
+            "--no-eval-on-gymnasium", "--out", str(out), *shlex.split(args.train_flags)]
 
 
 def run_seed(args: Args, seed: int, runs: Path) -> dict:
@@ -101,7 +106,8 @@ def main(args: Args) -> dict:
         print(f"seed {seed}: {json.dumps(per_seed[-1]['first_eval_at_least_475'])}, "
               f"process {per_seed[-1]['process_wall_s']} s", flush=True)
     report = {
-        "benchmark": "CartPole-v1, the preset (python train.py), each seed in its own process, one after another",
+        "benchmark": ("CartPole-v1, the preset (python train.py" + (f" {args.train_flags}" if args.train_flags else "")
+                      + "), each seed in its own process, one after another"),
         "eval": f"20 episodes, greedy Gumbel search, every {args.eval_every} env steps; a run stops at its "
                 f"first evaluation >= {SOLVED:g}",
         "wall_clock": ("wall_s: the run's own clock from the start of training, compilation and evaluations "

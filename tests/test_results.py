@@ -279,6 +279,9 @@ def test_one_seed_runs_run_train_py_as_a_user_would_and_count_a_seed_that_never_
     line = command(OneSeedArgs(total_env_steps=500), 3, Path("runs/x/seed_3"))
     assert line[1:4] == ["train.py", "--seed", "3"] and "--total-env-steps" in line and "500" in line
     assert line[line.index("--eval.stop-at-return") + 1] == "475.0"
+    candidate = command(OneSeedArgs(train_flags="--loss.target-update-interval 2"), 3, Path("runs/x/seed_3"))
+    assert candidate[-2:] == ["--loss.target-update-interval", "2"] and candidate[:-2] == command(
+        OneSeedArgs(), 3, Path("runs/x/seed_3"))
     seeds = [{"first_eval_at_least_475": {"env_steps": 500, "wall_s": 20.0}, "process_wall_s": 30.0},
              {"first_eval_at_least_475": {"env_steps": 1000, "wall_s": 40.0}, "process_wall_s": 50.0},
              {"first_eval_at_least_475": None, "process_wall_s": 90.0}]
